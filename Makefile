@@ -1,0 +1,58 @@
+# Thin wrapper over Meson so that a fresh Debian machine needs two commands:
+#   make demo    boot the bundled demo guest on 4 vCPUs
+#   make check   run every test (release build and ASan+UBSan build)
+BUILD    ?= build
+SAN      ?= build-san
+COV      ?= build-cov
+MESON    ?= meson
+COREVM    = $(BUILD)/tools/corevm
+SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
+
+.PHONY: all deps build san demo check test test-san format format-check coverage fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) --buildtype=debugoptimized
+
+$(SAN)/build.ninja:
+	$(MESON) setup $(SAN) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+$(COV)/build.ninja:
+	$(MESON) setup $(COV) --buildtype=debug -Db_coverage=true
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+san: deps $(SAN)/build.ninja
+	ninja -C $(SAN)
+
+demo: build
+	@scripts/demo.sh $(COREVM) $(BUILD)/guest/demo.elf
+
+test: build
+	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
+
+test-san: san
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	$(MESON) test -C $(SAN) --print-errorlogs --num-processes 2 --suite unit
+
+check: deps format-check test test-san
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	@bad=$$(for f in $(SOURCES); do clang-format --dry-run -Werror $$f >/dev/null 2>&1 || echo $$f; done); \
+	if [ -n "$$bad" ]; then echo "clang-format would change (run 'make format'):" $$bad; exit 1; fi
+
+coverage: deps $(COV)/build.ninja
+	ninja -C $(COV)
+	$(MESON) test -C $(COV) --suite core
+	gcovr -r . --object-directory $(COV) --filter 'core/' --print-summary --fail-under-line 90
+
+clean:
+	rm -rf $(BUILD) $(SAN) $(COV)

@@ -1,0 +1,84 @@
+/*
+ * corevm's contract with its guests: the I/O ports, the ucall report format, the
+ * guest-physical memory layout and the process exit statuses. Included by both
+ * the freestanding guest kit (guest/) and the host side, so it uses only
+ * fixed-width types and no libc beyond <stdint.h>.
+ */
+#ifndef COREVM_ARCH_X86_GUEST_ABI_H
+#define COREVM_ARCH_X86_GUEST_ABI_H
+
+#include <stdint.h>
+
+/* ---- I/O ports (all on the legacy port bus) ---- */
+#define CVM_PORT_UART0       0x3f8 /* 16550A, 8 registers, IRQ 4 */
+#define CVM_PORT_DEBUG_EXIT  0xf4  /* QEMU isa-debug-exit, iosize 4 */
+#define CVM_PORT_FW_CFG_SEL  0x510 /* fw_cfg selector (16-bit, little endian) */
+#define CVM_PORT_FW_CFG_DATA 0x511 /* fw_cfg data (8-bit) */
+#define CVM_PORT_I8042_DATA  0x60
+#define CVM_PORT_I8042_CMD   0x64 /* write 0xFE: pulse reset line */
+#define CVM_PORT_UCALL       0xe0 /* 32-bit OUT of a ucall's guest-physical address */
+
+/* ---- ucall: a guest's structured report to the host (KVM selftests style) ----
+ * The guest fills a struct cvm_ucall in its memory and writes its guest-physical
+ * address (8-byte aligned, wholly inside RAM) with a 32-bit OUT to CVM_PORT_UCALL.
+ * The host copies the structure out and validates every field; strings need not
+ * be NUL-terminated (the host bounds them). Other ucall addresses are refused
+ * and counted, never followed. */
+enum cvm_ucall_cmd {
+	CVM_UCALL_REPORT = 1, /* args[0] = stage, args[1..3] = values; recorded per vCPU */
+	CVM_UCALL_ASSERT = 2, /* assertion failed at file:line, msg, args[0..1] = values */
+	CVM_UCALL_DONE = 3,   /* the test passed: the VM ends with CVM_EXIT_OK */
+	CVM_UCALL_PRINT = 4,  /* msg printed by the host on stderr (debugging aid) */
+};
+
+#define CVM_UCALL_FILE_LEN 64
+#define CVM_UCALL_MSG_LEN  128
+
+struct cvm_ucall {
+	uint32_t cmd;
+	uint32_t line;
+	uint64_t args[4];
+	char file[CVM_UCALL_FILE_LEN];
+	char msg[CVM_UCALL_MSG_LEN];
+};
+
+/* Stages the bundled guests report with CVM_UCALL_REPORT (args[0]). */
+#define CVM_STAGE_AP_ONLINE 1   /* args[1] = APIC ID read by the AP, args[2] = AP index */
+#define CVM_STAGE_BOOT_INFO 2   /* args[1..3]: guest-defined summary of boot info seen */
+#define CVM_STAGE_USER      100 /* first stage number free for individual tests */
+
+/* ---- guest-physical memory layout ----
+ * RAM starts at 0. Below 1 MiB: [0, 0x9fc00) usable, the rest reserved (legacy
+ * VGA/BIOS hole). RAM above 3 GiB is moved to 4 GiB and up, leaving a hole for
+ * the I/O APIC (0xfec00000) and the local APIC (0xfee00000).
+ * [CVM_GUEST_TRAMPOLINE, +CVM_GUEST_TRAMPOLINE_SIZE) is reserved to the guest for
+ * AP start-up code (SIPI vector 0x08); loaders never place anything there.
+ * Loaders put boot information (multiboot info, PVH start info, command line,
+ * module list, memory map) in [CVM_GUEST_BOOTINFO, CVM_GUEST_BOOTINFO_END). */
+#define CVM_GUEST_TRAMPOLINE      0x8000u
+#define CVM_GUEST_TRAMPOLINE_SIZE 0x8000u
+#define CVM_GUEST_BOOTINFO        0x10000u
+#define CVM_GUEST_BOOTINFO_END    0x9f000u
+#define CVM_GUEST_LOWMEM_END      0x9fc00u
+#define CVM_GUEST_HIGHMEM_START   0x100000u
+#define CVM_GUEST_MMIO_HOLE_START 0xc0000000u
+#define CVM_GUEST_MMIO_HOLE_END   0x100000000ull
+#define CVM_GUEST_IOAPIC_BASE     0xfec00000u
+#define CVM_GUEST_LAPIC_BASE      0xfee00000u
+
+/* ---- process exit status of `corevm run` ----
+ * A guest write of V to the debug-exit port ends the VM with status (V << 1) | 1,
+ * as QEMU's isa-debug-exit does; corevm's own statuses are therefore even. */
+enum cvm_exit_status {
+	CVM_EXIT_OK = 0,      /* the guest reported CVM_UCALL_DONE */
+	CVM_EXIT_USAGE = 2,   /* bad command line */
+	CVM_EXIT_FAILURE = 4, /* corevm could not set up or run the VM (bad image, KVM error) */
+	CVM_EXIT_GUEST_ASSERT = 6, /* the guest reported CVM_UCALL_ASSERT */
+	CVM_EXIT_TRIPLE_FAULT = 8, /* a vCPU shut down (KVM_EXIT_SHUTDOWN) */
+	CVM_EXIT_RESET = 10,       /* the guest pulsed the reset line (0x64 <- 0xFE) */
+	CVM_EXIT_GUEST_ERROR = 12, /* a vCPU cannot continue (emulation failure, entry failure) */
+	CVM_EXIT_SIGNAL = 14,      /* stopped by SIGINT or SIGTERM */
+	CVM_EXIT_TIMEOUT = 16,     /* --timeout elapsed before the guest ended */
+};
+
+#endif

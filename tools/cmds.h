@@ -1,0 +1,17 @@
+/* The corevm subcommands: one cmd_<name>.c each, dispatched by corevm.c. */
+#ifndef COREVM_TOOLS_CMDS_H
+#define COREVM_TOOLS_CMDS_H
+
+/*
+ * A subcommand receives argv with argv[0] = its own name and returns the process
+ * exit status. Usage errors print one line naming the problem and return 2.
+ */
+struct cvm_cmd {
+	const char *name;
+	const char *summary;
+	int (*main)(int argc, char **argv);
+};
+
+#define CVM_EXIT_USAGE 2
+
+#endif
