@@ -105,7 +105,7 @@ enum cvm_vcpu_action cvm_exit_io(struct cvm_vcpu *v, struct kvm_run *run)
 	pthread_mutex_lock(&vm->dev_lock);
 	for (uint32_t i = 0; i < count; i++) {
 		uint8_t *p = data + (size_t)i * size;
-		uint32_t val = UINT32_MAX;
+		uint32_t val = out ? 0 : UINT32_MAX; /* writes zero-extended, reads pre-filled */
 		if (out)
 			memcpy(&val, p, size);
 		if (vm->pio)
