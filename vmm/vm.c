@@ -384,6 +384,11 @@ int cvm_vm_set_irq(struct cvm_vm *vm, unsigned int irq, int level)
 	return e;
 }
 
+int cvm_vm_stuck_threads(const struct cvm_vm *vm)
+{
+	return vm->threads_stuck;
+}
+
 void cvm_vm_destroy(struct cvm_vm *vm)
 {
 	if (!vm)

@@ -138,6 +138,9 @@ void cvm_vm_set_stats_hook(struct cvm_vm *vm, cvm_stats_fn fn, void *ctx);
 /* Writes the statistics as JSON (schema: docs/stats.md). Returns 0 or -errno (reported). */
 int cvm_vm_write_stats(struct cvm_vm *vm, const char *path);
 
+/* vCPU threads that did not stop when cvm_vm_run() returned (then nothing may be freed). */
+int cvm_vm_stuck_threads(const struct cvm_vm *vm);
+
 /* Frees the VM. Safe on NULL. Does not unmap the guest RAM (the caller owns it). */
 void cvm_vm_destroy(struct cvm_vm *vm);
 
