@@ -1,0 +1,321 @@
+/*
+ * Guest-in-the-loop tests of `corevm run`: each case runs the real corevm
+ * binary and checks its exit status, output and statistics. Bad-input cases
+ * need no KVM; the others skip (77) without a usable /dev/kvm.
+ *
+ * usage: test_run CASE COREVM GUEST_DIR
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/x86/guest_abi.h"
+#include "tests/guest/harness.h"
+
+#define SKIP 77
+#define TO   "--timeout", "120s" /* generous: the machine is shared and guests are emulated */
+
+/* ---- a hand-made multiboot ELF, for loader paths that need no guest kit ---- */
+
+#define MB_CODE_OFF 0x200
+#define MB_FILE_LEN 0x300
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
+/*
+ * An ELF32 executable with one PT_LOAD of the whole file at `addr` (memsz
+ * `memsz`), a multiboot header at 0x100 (if asked) and code at 0x200 that
+ * writes 0x2a to the debug-exit port: status 85 when it runs.
+ */
+static const char *crafted_elf(const char *name, uint32_t addr, uint32_t memsz, bool mb_header)
+{
+	static uint8_t f[MB_FILE_LEN];
+	const uint8_t code[] = {0xb8, 0x2a, 0,    0,
+	                        0,    0xe7, 0xf4, 0xf4}; /* mov eax,42; out 0xf4,eax; hlt */
+
+	memset(f, 0, sizeof(f));
+	memcpy(f,
+	       "\x7f"
+	       "ELF",
+	       4);
+	f[4] = 1;                          /* ELFCLASS32 */
+	f[5] = 1;                          /* little endian */
+	f[6] = 1;                          /* EV_CURRENT */
+	put16(f + 16, 2);                  /* ET_EXEC */
+	put16(f + 18, 3);                  /* EM_386 */
+	put32(f + 20, 1);                  /* e_version */
+	put32(f + 24, addr + MB_CODE_OFF); /* e_entry */
+	put32(f + 28, 52);                 /* e_phoff */
+	put16(f + 40, 52);                 /* e_ehsize */
+	put16(f + 42, 32);                 /* e_phentsize */
+	put16(f + 44, 1);                  /* e_phnum */
+	put16(f + 46, 40);                 /* e_shentsize */
+	put32(f + 52 + 0, 1);              /* PT_LOAD */
+	put32(f + 52 + 4, 0);              /* p_offset */
+	put32(f + 52 + 8, addr);           /* p_vaddr */
+	put32(f + 52 + 12, addr);          /* p_paddr */
+	put32(f + 52 + 16, MB_FILE_LEN);   /* p_filesz */
+	put32(f + 52 + 20, memsz > MB_FILE_LEN ? memsz : MB_FILE_LEN);
+	put32(f + 52 + 24, 7); /* RWX */
+	put32(f + 52 + 28, 0x1000);
+	if (mb_header) {
+		put32(f + 0x100, 0x1BADB002);
+		put32(f + 0x104, 0);
+		put32(f + 0x108, (uint32_t) - (0x1BADB002u + 0));
+	}
+	memcpy(f + MB_CODE_OFF, code, sizeof(code));
+	return h_write_file(name, f, sizeof(f));
+}
+
+/* ---- checks shared by the bad-input cases ---- */
+
+/* corevm refused: the given status, nothing on stdout, one stderr line containing each word. */
+static void expect_refusal(const char *const *args, const char *kvm_dev, bool drop, int status,
+                           const char *w1, const char *w2)
+{
+	struct cvm_run_spec s = {.args = args, .kvm_dev = kvm_dev, .drop_privileges = drop};
+	struct cvm_result r;
+
+	if (!h_run(&s, &r)) {
+		h_failures++;
+		return;
+	}
+	CHECK(r.status == status, "status %d, want %d", r.status, status);
+	CHECK(r.outlen == 0, "stdout not empty: %s", r.out);
+	CHECK(h_lines(r.err) == 1, "want exactly one line on stderr, got %u", h_lines(r.err));
+	CHECK(!w1 || strstr(r.err, w1), "stderr does not name '%s'", w1);
+	CHECK(!w2 || strstr(r.err, w2), "stderr does not name '%s'", w2);
+	h_result_free(&r);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static int case_usage_errors(void)
+{
+	const char *img = crafted_elf("ok.elf", 0x100000, 0, true);
+	const struct {
+		const char *const *args;
+		const char *w1, *w2;
+	} cases[] = {
+	        {ARGS("--cpus", "0", img), "--cpus", "0"},
+	        {ARGS("--cpus", "many", img), "--cpus", "many"},
+	        {ARGS("--cpus", "5000", img), "--cpus", "5000"},
+	        {ARGS("--cpus", "-3", img), "--cpus", "-3"},
+	        {ARGS("--mem", "12Q", img), "--mem", "12Q"},
+	        {ARGS("--mem", "64T", img), "--mem", "64T"},
+	        {ARGS("--mem", "0", img), "--mem", "0"},
+	        {ARGS("--mem", "1.5G", img), "--mem", "1.5G"},
+	        {ARGS("--mem", "99999999999999999999", img), "--mem", "99999999999999999999"},
+	        {ARGS("--timeout", "10", img), "--timeout", "10"},
+	        {ARGS("--timeout", "soon", img), "--timeout", "soon"},
+	        {ARGS("--boot", "linux", img), "--boot", "linux"},
+	        {ARGS("--irqchip", "user", img), "--irqchip", "user"},
+	        {ARGS("--frobnicate", img), "--frobnicate", NULL},
+	        {ARGS("--cpus"), "--cpus", NULL},
+	        {ARGS("--cpus", "2"), "IMAGE", NULL},
+	        {ARGS(img, "extra"), "extra", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_refusal(cases[i].args, "/nonexistent/kvm", false, CVM_EXIT_USAGE,
+		               cases[i].w1, cases[i].w2);
+	return 0;
+}
+
+static int case_bad_images(void)
+{
+	const char *noboot = crafted_elf("noboot.elf", 0x100000, 0, false);
+	const char *text = h_write_file("text.elf", "this is not an ELF file\n", 24);
+	const char *empty = h_write_file("empty.elf", "", 0);
+	const char *high = crafted_elf("high.elf", 0x40000000, 0, true);
+	const char *big = crafted_elf("big.elf", 0x100000, 64u << 20, true);
+
+	/* Images are refused before KVM is opened: no KVM needed, none given. */
+	expect_refusal(ARGS(TO, "/nonexistent/image.elf"), "/nonexistent/kvm", false,
+	               CVM_EXIT_FAILURE, "/nonexistent/image.elf", NULL);
+	expect_refusal(ARGS(TO, text), "/nonexistent/kvm", false, CVM_EXIT_FAILURE, text, NULL);
+	expect_refusal(ARGS(TO, empty), "/nonexistent/kvm", false, CVM_EXIT_FAILURE, empty, NULL);
+	expect_refusal(ARGS(TO, h_tmp), "/nonexistent/kvm", false, CVM_EXIT_FAILURE, h_tmp, NULL);
+	expect_refusal(ARGS(TO, noboot), "/nonexistent/kvm", false, CVM_EXIT_FAILURE, noboot, NULL);
+	expect_refusal(ARGS(TO, "--mem", "16M", high), "/nonexistent/kvm", false, CVM_EXIT_FAILURE,
+	               high, NULL);
+	expect_refusal(ARGS(TO, "--mem", "16M", big), "/nonexistent/kvm", false, CVM_EXIT_FAILURE,
+	               big, NULL);
+	expect_refusal(ARGS(TO, "--module", "/nonexistent/module", big), "/nonexistent/kvm", false,
+	               CVM_EXIT_FAILURE, "/nonexistent/module", NULL);
+	return 0;
+}
+
+static int case_kvm_absent(void)
+{
+	const char *img = crafted_elf("ok.elf", 0x100000, 0, true);
+	const char *notkvm = h_write_file("notkvm", "x", 1);
+
+	expect_refusal(ARGS(TO, img), "/nonexistent/kvm", false, CVM_EXIT_FAILURE,
+	               "/nonexistent/kvm", NULL);
+	expect_refusal(ARGS(TO, img), notkvm, false, CVM_EXIT_FAILURE, notkvm, "not a KVM device");
+	return 0;
+}
+
+static bool kvm_usable(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		printf("SKIP: /dev/kvm: %s (this test needs KVM)\n", strerror(errno));
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+static int case_kvm_not_accessible(void)
+{
+	const char *img = crafted_elf("ok.elf", 0x100000, 0, true);
+	struct cvm_run_spec s = {.args = ARGS(TO, img), .kvm_dev = "/dev/kvm"};
+	struct cvm_result r;
+	struct stat st;
+
+	if (stat("/dev/kvm", &st) < 0) {
+		printf("SKIP: no /dev/kvm to be refused access to\n");
+		return SKIP;
+	}
+	if (geteuid() == 0) {
+		if (st.st_mode & 0006) {
+			printf("SKIP: /dev/kvm is accessible to everyone here\n");
+			return SKIP;
+		}
+		s.drop_privileges = true; /* root opens anything: test as nobody */
+	} else if (access("/dev/kvm", R_OK | W_OK) == 0) {
+		printf("SKIP: /dev/kvm is accessible to this user and we cannot drop access\n");
+		return SKIP;
+	}
+	chmod(h_tmp, 0755);
+	chmod(img, 0644);
+	if (!h_run(&s, &r))
+		return 1;
+	if (r.status == 126 || r.status == 127) {
+		printf("SKIP: corevm cannot be executed as nobody here (status %d)\n", r.status);
+		h_result_free(&r);
+		return SKIP;
+	}
+	CHECK(r.status == CVM_EXIT_FAILURE, "status %d", r.status);
+	CHECK(h_lines(r.err) == 1, "want one line on stderr, got %u", h_lines(r.err));
+	CHECK(strstr(r.err, "/dev/kvm") && strstr(r.err, "Permission denied"),
+	      "stderr does not say /dev/kvm: Permission denied");
+	h_result_free(&r);
+	return 0;
+}
+
+static int case_cpus_above_kvm_max(void)
+{
+	const char *img = crafted_elf("ok.elf", 0x100000, 0, true);
+	char n[16], max_s[16];
+	int fd, max;
+
+	if (!kvm_usable())
+		return SKIP;
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	max = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	close(fd);
+	if (max <= 0 || max >= 4096) {
+		printf("SKIP: KVM's maximum (%d) is not below corevm's own limit\n", max);
+		return SKIP;
+	}
+	snprintf(n, sizeof(n), "%d", max + 1);
+	snprintf(max_s, sizeof(max_s), "%d", max);
+	expect_refusal(ARGS(TO, "--cpus", n, img), NULL, false, CVM_EXIT_USAGE, n, max_s);
+	return 0;
+}
+
+static int case_crafted_multiboot(void)
+{
+	const char *img = crafted_elf("ok.elf", 0x100000, 0, true);
+	struct cvm_run_spec s = {.args = ARGS(TO, "--mem", "4M", img), .want_stats = true};
+	struct cvm_result r;
+
+	if (!kvm_usable())
+		return SKIP;
+	if (!h_run(&s, &r))
+		return 1;
+	CHECK(r.status == ((0x2a << 1) | 1), "status %d, want %d", r.status, (0x2a << 1) | 1);
+	CHECK(r.errlen == 0, "stderr not empty");
+	CHECK(r.stats != NULL, "no statistics written");
+	if (r.stats) {
+		struct json_object *cause = h_get(r.stats, "vm.exit_cause", json_type_string);
+		CHECK(h_int(r.stats, "vm.exit_status") == 85, "exit_status in stats");
+		CHECK(cause && !strcmp(json_object_get_string(cause), "debug-exit"), "exit_cause");
+		CHECK(h_int(r.stats, "vm.mem_bytes") == 4 << 20, "mem_bytes");
+		CHECK(h_int(r.stats, "vcpus.0.exits.io") == 1, "one IO exit");
+	}
+	h_result_free(&r);
+	return 0;
+}
+
+/* ---- the case table ---- */
+
+struct test_case {
+	const char *name;
+	int (*fn)(void);
+};
+
+static const struct test_case cases[] = {
+        {"usage_errors", case_usage_errors},
+        {"bad_images", case_bad_images},
+        {"kvm_absent", case_kvm_absent},
+        {"kvm_not_accessible", case_kvm_not_accessible},
+        {"cpus_above_kvm_max", case_cpus_above_kvm_max},
+        {"crafted_multiboot", case_crafted_multiboot},
+};
+
+int main(int argc, char **argv)
+{
+	char tmpl[] = "/tmp/corevm-test-XXXXXX";
+	int rc = 1;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s CASE COREVM GUEST_DIR\n", argv[0]);
+		return 2;
+	}
+	h_corevm = argv[2];
+	h_guests = argv[3];
+	h_tmp = mkdtemp(tmpl);
+	if (!h_tmp) {
+		perror("mkdtemp");
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (strcmp(cases[i].name, argv[1]))
+			continue;
+		rc = cases[i].fn();
+		if (rc == 0 && h_failures)
+			rc = 1;
+		printf("%s: %s\n", cases[i].name,
+		       rc == SKIP ? "skipped"
+		       : rc == 0  ? "passed"
+		                  : "FAILED");
+		break;
+	}
+	if (rc == 1 && !h_failures)
+		fprintf(stderr, "unknown case '%s'\n", argv[1]);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h_tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", h_tmp);
+	return rc;
+}
