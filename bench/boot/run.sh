@@ -48,7 +48,7 @@ median() { # file column
 for cpus in 1 4 8; do
 	for ((i = 0; i < runs; i++)); do
 		measure corevm "$cpus" "$corevm" run --cpus "$cpus" --mem "$mem" --timeout 60s "$image"
-		measure qemu "$cpus" timeout 60 "$qemu" -M microvm -accel kvm -cpu host -smp "$cpus" \
+		measure qemu "$cpus" timeout 60 "$qemu" -M microvm -accel kvm -smp "$cpus" \
 			-m "$mem" -nodefaults -no-user-config -nographic -no-reboot \
 			-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$image"
 	done
