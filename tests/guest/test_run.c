@@ -266,6 +266,69 @@ static int case_crafted_multiboot(void)
 	return 0;
 }
 
+/* ---- SMP bring-up ---- */
+
+/*
+ * Runs `guest` on n vCPUs and checks that every AP reported CVM_STAGE_AP_ONLINE
+ * exactly once, from its own vCPU, with its own APIC ID (= vCPU index), that the
+ * BSP did not, and that the VM ended with `status`.
+ */
+static int check_smp(const char *guest, bool pvh, unsigned int n, int status)
+{
+	char cpus[16];
+	struct cvm_result r;
+	struct cvm_run_spec s = {.want_stats = true};
+	unsigned int online = 0;
+
+	if (!kvm_usable())
+		return SKIP;
+	snprintf(cpus, sizeof(cpus), "%u", n);
+	s.args = ARGS(TO, "--cpus", cpus, "--mem", "64M", "--boot", pvh ? "pvh" : "multiboot",
+	              h_guest(guest, pvh));
+	if (!h_run(&s, &r))
+		return 1;
+	CHECK(r.status == status, "status %d, want %d", r.status, status);
+	CHECK(r.stats, "no statistics");
+	if (!r.stats) {
+		h_result_free(&r);
+		return 1;
+	}
+	CHECK(h_int(r.stats, "vm.cpus") == n, "vm.cpus");
+	struct json_object *vcpus = h_get(r.stats, "vcpus", json_type_array);
+	CHECK(vcpus && json_object_array_length(vcpus) == n, "vcpus[] has %zu entries",
+	      vcpus ? json_object_array_length(vcpus) : 0);
+	for (unsigned int i = 0; vcpus && i < json_object_array_length(vcpus); i++) {
+		struct json_object *v = json_object_array_get_idx(vcpus, i);
+		struct json_object *reps = h_get(v, "ucall.first_reports", json_type_array);
+		unsigned int mine = 0;
+		CHECK(h_int(v, "apic_id") == i, "vcpu %u has APIC ID %lld", i,
+		      (long long)h_int(v, "apic_id"));
+		for (unsigned int k = 0; reps && k < json_object_array_length(reps); k++) {
+			struct json_object *rep = json_object_array_get_idx(reps, k);
+			if (h_int(rep, "stage") != CVM_STAGE_AP_ONLINE)
+				continue;
+			mine++;
+			CHECK(h_int(rep, "args.0") == i, "vcpu %u reported APIC ID %lld", i,
+			      (long long)h_int(rep, "args.0"));
+		}
+		CHECK(mine == (i ? 1u : 0u), "vcpu %u reported AP_ONLINE %u times", i, mine);
+		online += mine;
+	}
+	CHECK(online == n - 1, "%u of %u APs reported", online, n - 1);
+	h_result_free(&r);
+	return 0;
+}
+
+static int case_demo_smp_4_multiboot(void)
+{
+	return check_smp("demo", false, 4, 1);
+}
+
+static int case_demo_smp_4_pvh(void)
+{
+	return check_smp("demo", true, 4, 1);
+}
+
 /* ---- the case table ---- */
 
 struct test_case {
@@ -280,6 +343,8 @@ static const struct test_case cases[] = {
         {"kvm_not_accessible", case_kvm_not_accessible},
         {"cpus_above_kvm_max", case_cpus_above_kvm_max},
         {"crafted_multiboot", case_crafted_multiboot},
+        {"demo_smp_4_multiboot", case_demo_smp_4_multiboot},
+        {"demo_smp_4_pvh", case_demo_smp_4_pvh},
 };
 
 int main(int argc, char **argv)
