@@ -13,11 +13,12 @@
 /* Parses a NULL-terminated list of words; argv is copied so the parser may modify it. */
 static int parse(struct cvm_run_args *a, char *err, const char *const *words)
 {
-	static char store[32][128];
-	static char *argv[33];
+	static char store[64][128];
+	static char *argv[65];
 	int argc = 0;
 
 	for (; words[argc]; argc++) {
+		assert_true(argc < 64);
 		snprintf(store[argc], sizeof(store[argc]), "%s", words[argc]);
 		argv[argc] = store[argc];
 	}
