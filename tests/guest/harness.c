@@ -43,10 +43,10 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static void child(const struct cvm_run_spec *spec, const char *const *argv, int in_fd,
+static void child(const struct cvm_run_spec *spec, const char *const *argv, int in_fd, int out_pipe,
                   const char *out, const char *err)
 {
-	int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int o = out_pipe >= 0 ? out_pipe : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 	if (o < 0 || e < 0 || dup2(in_fd, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
@@ -66,7 +66,7 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 	static unsigned int seq;
 	char out[512], err[512], stats[512];
 	const char *argv[64];
-	int argc = 0, pfd, st, pipefd[2] = {-1, -1}, in_fd;
+	int argc = 0, pfd, st, pipefd[2] = {-1, -1}, outpipe[2] = {-1, -1}, in_fd;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
@@ -91,14 +91,20 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 	} else {
 		in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
+	if (spec->signal_after_output && pipe(outpipe) < 0)
+		return false;
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
 		if (pipefd[1] >= 0)
 			close(pipefd[1]);
-		child(spec, argv, in_fd, out, err);
+		if (outpipe[0] >= 0)
+			close(outpipe[0]);
+		child(spec, argv, in_fd, outpipe[1], out, err);
 	}
 	close(in_fd);
+	if (outpipe[1] >= 0)
+		close(outpipe[1]);
 	if (pid < 0) {
 		printf("cannot fork: %s\n", strerror(errno));
 		return false;
@@ -108,6 +114,25 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 		ssize_t unused = write(pipefd[1], spec->stdin_data, spec->stdin_len);
 		(void)unused;
 		close(pipefd[1]);
+	}
+	if (outpipe[0] >= 0) {
+		/* Wait for the guest's first output, then signal; keep what it printed. */
+		struct pollfd p = {.fd = outpipe[0], .events = POLLIN};
+		char buf[256];
+		ssize_t n = 0;
+		FILE *f = fopen(out, "wb");
+		if (poll(&p, 1, RUN_DEADLINE_MS) == 1 &&
+		    (n = read(outpipe[0], buf, sizeof(buf))) > 0) {
+			kill(pid, spec->signal_after_output);
+			do
+				fwrite(buf, 1, (size_t)n, f);
+			while ((n = read(outpipe[0], buf, sizeof(buf))) > 0);
+		} else {
+			printf("no output from the guest: killing corevm\n");
+			kill(pid, SIGKILL);
+		}
+		fclose(f);
+		close(outpipe[0]);
 	}
 	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pfd >= 0) {

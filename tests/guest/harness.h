@@ -28,7 +28,8 @@ struct cvm_run_spec {
 	bool drop_privileges;    /* run as nobody (root only) */
 	const void *stdin_data;  /* fed through a pipe, or NULL for /dev/null */
 	size_t stdin_len;
-	bool want_stats; /* adds --stats FILE and parses it */
+	bool want_stats;         /* adds --stats FILE and parses it */
+	int signal_after_output; /* if not 0: send this signal once stdout shows a byte */
 };
 
 /* Paths set by main(): the corevm binary, the guests' folder, a private temp folder. */

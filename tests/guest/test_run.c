@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@
 /* ---- a hand-made multiboot ELF, for loader paths that need no guest kit ---- */
 
 #define MB_CODE_OFF 0x200
-#define MB_FILE_LEN 0x300
+#define MB_DATA_OFF 0x300
+#define MB_FILE_LEN 0x400
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -36,16 +38,18 @@ static void put16(uint8_t *p, uint16_t v)
 	memcpy(p, &v, 2);
 }
 
+/* mov eax, 42; out 0xf4, eax; hlt: ends with status 85. */
+static const uint8_t code_exit42[] = {0xb8, 0x2a, 0, 0, 0, 0xe7, 0xf4, 0xf4};
+
 /*
  * An ELF32 executable with one PT_LOAD of the whole file at `addr` (memsz
- * `memsz`), a multiboot header at 0x100 (if asked) and code at 0x200 that
- * writes 0x2a to the debug-exit port: status 85 when it runs.
+ * `memsz`), a multiboot header at 0x100 (if asked), `code` at 0x200 (the
+ * entry) and 256 bytes 0x00..0xff at 0x300.
  */
-static const char *crafted_elf(const char *name, uint32_t addr, uint32_t memsz, bool mb_header)
+static const char *crafted_elf_code(const char *name, uint32_t addr, uint32_t memsz, bool mb_header,
+                                    const uint8_t *code, size_t codelen)
 {
 	static uint8_t f[MB_FILE_LEN];
-	const uint8_t code[] = {0xb8, 0x2a, 0,    0,
-	                        0,    0xe7, 0xf4, 0xf4}; /* mov eax,42; out 0xf4,eax; hlt */
 
 	memset(f, 0, sizeof(f));
 	memcpy(f,
@@ -77,8 +81,15 @@ static const char *crafted_elf(const char *name, uint32_t addr, uint32_t memsz, 
 		put32(f + 0x104, 0);
 		put32(f + 0x108, (uint32_t) - (0x1BADB002u + 0));
 	}
-	memcpy(f + MB_CODE_OFF, code, sizeof(code));
+	memcpy(f + MB_CODE_OFF, code, codelen);
+	for (unsigned int i = 0; i < 256; i++)
+		f[MB_DATA_OFF + i] = (uint8_t)i;
 	return h_write_file(name, f, sizeof(f));
+}
+
+static const char *crafted_elf(const char *name, uint32_t addr, uint32_t memsz, bool mb_header)
+{
+	return crafted_elf_code(name, addr, memsz, mb_header, code_exit42, sizeof(code_exit42));
 }
 
 /* ---- checks shared by the bad-input cases ---- */
@@ -266,6 +277,101 @@ static int case_crafted_multiboot(void)
 	return 0;
 }
 
+/* ---- console, signals, timeout (hand-made guests) ---- */
+
+/* rep outsb of the 256 bytes 0x00..0xff at 0x100300 to the UART, then debug exit 0. */
+static const uint8_t code_uart256[] = {
+        0xbe, 0x00, 0x03, 0x10, 0x00, /* mov esi, 0x100300 */
+        0xb9, 0x00, 0x01, 0x00, 0x00, /* mov ecx, 256 */
+        0x66, 0xba, 0xf8, 0x03,       /* mov dx, 0x3f8 */
+        0xfc,                         /* cld */
+        0xf3, 0x6e,                   /* rep outsb */
+        0x31, 0xc0,                   /* xor eax, eax */
+        0xe7, 0xf4,                   /* out 0xf4, eax */
+        0xf4,                         /* hlt */
+};
+
+/* Writes 'R' to the UART, then spins forever. */
+static const uint8_t code_print_spin[] = {
+        0x66, 0xba, 0xf8, 0x03, /* mov dx, 0x3f8 */
+        0xb0, 0x52,             /* mov al, 'R' */
+        0xee,                   /* out dx, al */
+        0xeb, 0xfe,             /* jmp . */
+};
+
+static int case_uart_bytes_exact(void)
+{
+	const char *img =
+	        crafted_elf_code("uart.elf", 0x100000, 0, true, code_uart256, sizeof(code_uart256));
+	struct cvm_run_spec s = {.args = ARGS(TO, "--mem", "4M", img), .want_stats = true};
+	struct cvm_result r;
+
+	if (!kvm_usable())
+		return SKIP;
+	if (!h_run(&s, &r))
+		return 1;
+	CHECK(r.status == 1, "status %d", r.status);
+	CHECK(r.outlen == 256, "stdout has %zu bytes, want 256", r.outlen);
+	for (unsigned int i = 0; i < 256 && i < r.outlen; i++)
+		CHECK((uint8_t)r.out[i] == i, "byte %u is 0x%02x", i, (uint8_t)r.out[i]);
+	CHECK(h_int(r.stats, "vm.console_tx_bytes") == 256, "console_tx_bytes");
+	/* KVM may split rep outsb into several exits; every element counts once. */
+	CHECK(h_int(r.stats, "vcpus.0.io_out") == 256 + 1, "io_out");
+	h_result_free(&r);
+	return 0;
+}
+
+static int case_sigterm_stops_the_vm(void)
+{
+	const char *img = crafted_elf_code("spin.elf", 0x100000, 0, true, code_print_spin,
+	                                   sizeof(code_print_spin));
+	struct cvm_run_spec s = {.args = ARGS(TO, "--cpus", "4", "--mem", "4M", img),
+	                         .want_stats = true,
+	                         .signal_after_output = SIGTERM};
+	struct cvm_result r;
+
+	if (!kvm_usable())
+		return SKIP;
+	if (!h_run(&s, &r))
+		return 1;
+	CHECK(r.status == CVM_EXIT_SIGNAL, "status %d, want %d", r.status, CVM_EXIT_SIGNAL);
+	CHECK(r.outlen == 1 && r.out[0] == 'R', "stdout '%s'", r.out);
+	CHECK(h_lines(r.err) == 1 && strstr(r.err, "stopped by"), "one line saying why");
+	CHECK(h_int(r.stats, "vm.threads_stuck") == 0, "threads_stuck");
+	struct json_object *cause = h_get(r.stats, "vm.exit_cause", json_type_string);
+	CHECK(cause && !strcmp(json_object_get_string(cause), "signal"), "exit_cause");
+	h_result_free(&r);
+	return 0;
+}
+
+static int case_timeout(void)
+{
+	const char *img = crafted_elf_code("spin.elf", 0x100000, 0, true, code_print_spin,
+	                                   sizeof(code_print_spin));
+	struct cvm_run_spec s = {
+	        .args = ARGS("--timeout", "300ms", "--cpus", "4", "--mem", "4M", img),
+	        .want_stats = true};
+	struct cvm_result r;
+
+	if (!kvm_usable())
+		return SKIP;
+	if (!h_run(&s, &r))
+		return 1;
+	CHECK(r.status == CVM_EXIT_TIMEOUT, "status %d, want %d", r.status, CVM_EXIT_TIMEOUT);
+	CHECK(r.outlen == 1 && r.out[0] == 'R', "the guest's output was not flushed: '%s'", r.out);
+	CHECK(h_lines(r.err) == 1 && strstr(r.err, "timeout"), "one line saying why");
+	CHECK(h_int(r.stats, "vm.threads_stuck") == 0, "threads_stuck");
+	for (unsigned int i = 0; i < 4; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "vcpus.%u.state_entries.done", i);
+		CHECK(h_int(r.stats, key) == 1, "vcpu %u did not reach done", i);
+	}
+	struct json_object *mp = h_get(r.stats, "vcpus.1.mp_state_at_exit", json_type_string);
+	CHECK(mp && !strcmp(json_object_get_string(mp), "uninitialized"), "AP 1 not uninitialized");
+	h_result_free(&r);
+	return 0;
+}
+
 /* ---- SMP bring-up ---- */
 
 /*
@@ -343,6 +449,9 @@ static const struct test_case cases[] = {
         {"kvm_not_accessible", case_kvm_not_accessible},
         {"cpus_above_kvm_max", case_cpus_above_kvm_max},
         {"crafted_multiboot", case_crafted_multiboot},
+        {"uart_bytes_exact", case_uart_bytes_exact},
+        {"sigterm_stops_the_vm", case_sigterm_stops_the_vm},
+        {"timeout", case_timeout},
         {"demo_smp_4_multiboot", case_demo_smp_4_multiboot},
         {"demo_smp_4_pvh", case_demo_smp_4_pvh},
 };
