@@ -56,6 +56,8 @@ static void map_add(struct cvm_ldr *l, uint64_t addr, uint64_t len, uint32_t typ
 		last->len += len;
 		return;
 	}
+	if (l->nmap == CVM_LDR_MAX_MAP)
+		return; /* cannot happen: at most 3 windows per region and one hole */
 	l->map[l->nmap++] = (struct cvm_ldr_map_entry){addr, len, type};
 }
 
@@ -64,8 +66,8 @@ static void area_add(struct cvm_ldr *l, uint64_t start, uint64_t end)
 {
 	const uint64_t rs = CVM_GUEST_TRAMPOLINE, re = CVM_GUEST_BOOTINFO_END;
 
-	if (start >= CVM_LDR_4G)
-		return;
+	if (start >= CVM_LDR_4G || l->narea + 2 > CVM_LDR_MAX_AREAS)
+		return; /* the second cannot happen: at most 3 areas per region */
 	if (end > CVM_LDR_4G)
 		end = CVM_LDR_4G;
 	if (start < rs && end > start)
