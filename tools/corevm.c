@@ -10,6 +10,7 @@
 
 /* Each subcommand adds its line here and its cmd_<name>.c to tools/meson.build. */
 static const struct cvm_cmd commands[] = {
+        {"run", "boot a multiboot or PVH guest on KVM", cvm_cmd_run},
         {NULL, NULL, NULL},
 };
 
