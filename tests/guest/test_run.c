@@ -299,6 +299,49 @@ static const uint8_t code_print_spin[] = {
         0xeb, 0xfe,             /* jmp . */
 };
 
+/* Echoes every byte received on the UART (polling LSR.DR) until a newline, then debug exit 0. */
+static const uint8_t code_uart_echo[] = {
+        0x66, 0xba, 0xfd, 0x03, /* 1: mov dx, 0x3fd */
+        0xec,                   /* 2: in al, dx */
+        0xa8, 0x01,             /* test al, 1 */
+        0x74, 0xfb,             /* jz 2b */
+        0x66, 0xba, 0xf8, 0x03, /* mov dx, 0x3f8 */
+        0xec,                   /* in al, dx */
+        0xee,                   /* out dx, al */
+        0x3c, 0x0a,             /* cmp al, 10 */
+        0x75, 0xed,             /* jne 1b */
+        0x31, 0xc0,             /* xor eax, eax */
+        0xe7, 0xf4,             /* out 0xf4, eax */
+        0xf4,                   /* hlt */
+};
+
+/* Input from a pipe reaches the guest in order, none lost, though it exceeds the 16-byte FIFO. */
+static int case_uart_stdin_echo(void)
+{
+	const char *img = crafted_elf_code("echo.elf", 0x100000, 0, true, code_uart_echo,
+	                                   sizeof(code_uart_echo));
+	char input[301];
+	struct cvm_run_spec s = {.args = ARGS(TO, "--mem", "4M", img), .want_stats = true};
+	struct cvm_result r;
+
+	if (!kvm_usable())
+		return SKIP;
+	for (unsigned int i = 0; i < 300; i++)
+		input[i] = (char)(0x20 + i % 90);
+	input[299] = '\n';
+	input[300] = 0;
+	s.stdin_data = input;
+	s.stdin_len = 300;
+	if (!h_run(&s, &r))
+		return 1;
+	CHECK(r.status == 1, "status %d", r.status);
+	CHECK(r.outlen == 300 && !memcmp(r.out, input, 300), "echo differs (%zu bytes)", r.outlen);
+	CHECK(h_int(r.stats, "vm.devices.uart.rx_overruns") == 0, "rx_overruns");
+	CHECK(h_int(r.stats, "vm.console_rx_bytes") == 300, "console_rx_bytes");
+	h_result_free(&r);
+	return 0;
+}
+
 static int case_uart_bytes_exact(void)
 {
 	const char *img =
@@ -450,6 +493,7 @@ static const struct test_case cases[] = {
         {"cpus_above_kvm_max", case_cpus_above_kvm_max},
         {"crafted_multiboot", case_crafted_multiboot},
         {"uart_bytes_exact", case_uart_bytes_exact},
+        {"uart_stdin_echo", case_uart_stdin_echo},
         {"sigterm_stops_the_vm", case_sigterm_stops_the_vm},
         {"timeout", case_timeout},
         {"demo_smp_4_multiboot", case_demo_smp_4_multiboot},
