@@ -66,7 +66,7 @@ struct cvm_mailbox {
 };
 
 #define CVM_KVM_EXIT_REASONS   64 /* exits counted per reason below this; the rest as "other" */
-#define CVM_VCPU_REPORTS_KEPT  16 /* ucall reports kept per vCPU (all are counted) */
+#define CVM_VCPU_REPORTS_KEPT  32 /* ucall reports kept per vCPU (all are counted) */
 #define CVM_MMIO_PAGES_TRACKED 64 /* distinct unhandled MMIO pages counted per VM */
 
 struct cvm_ucall_report {

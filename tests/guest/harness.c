@@ -237,3 +237,9 @@ int64_t h_int(struct json_object *o, const char *path)
 	struct json_object *v = h_get(o, path, json_type_int);
 	return v ? json_object_get_int64(v) : INT64_MIN;
 }
+
+uint64_t h_u64(struct json_object *o, const char *path)
+{
+	struct json_object *v = h_get(o, path, json_type_int);
+	return v ? json_object_get_uint64(v) : UINT64_MAX;
+}

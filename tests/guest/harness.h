@@ -51,6 +51,8 @@ unsigned int h_lines(const char *s);
 /* json helpers: NULL (and a printed reason) when missing or of another type. */
 struct json_object *h_get(struct json_object *o, const char *path, json_type type);
 int64_t h_int(struct json_object *o, const char *path);
+/* The same for unsigned 64-bit values (json-c clamps them in h_int). */
+uint64_t h_u64(struct json_object *o, const char *path);
 
 /* Checks: print "FAIL file:line: what" and make the test fail, but go on. */
 extern int h_failures;

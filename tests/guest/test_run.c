@@ -422,7 +422,8 @@ static int case_timeout(void)
  * exactly once, from its own vCPU, with its own APIC ID (= vCPU index), that the
  * BSP did not, and that the VM ended with `status`.
  */
-static int check_smp(const char *guest, bool pvh, unsigned int n, int status)
+static int check_smp(const char *guest, bool pvh, unsigned int n, int status, const char *cmdline,
+                     struct cvm_result *keep)
 {
 	char cpus[16];
 	struct cvm_result r;
@@ -433,7 +434,7 @@ static int check_smp(const char *guest, bool pvh, unsigned int n, int status)
 		return SKIP;
 	snprintf(cpus, sizeof(cpus), "%u", n);
 	s.args = ARGS(TO, "--cpus", cpus, "--mem", "64M", "--boot", pvh ? "pvh" : "multiboot",
-	              h_guest(guest, pvh));
+	              "--cmdline", cmdline ? cmdline : "", h_guest(guest, pvh));
 	if (!h_run(&s, &r))
 		return 1;
 	CHECK(r.status == status, "status %d, want %d", r.status, status);
@@ -464,18 +465,363 @@ static int check_smp(const char *guest, bool pvh, unsigned int n, int status)
 		online += mine;
 	}
 	CHECK(online == n - 1, "%u of %u APs reported", online, n - 1);
-	h_result_free(&r);
+	if (keep)
+		*keep = r;
+	else
+		h_result_free(&r);
 	return 0;
 }
 
 static int case_demo_smp_4_multiboot(void)
 {
-	return check_smp("demo", false, 4, 1);
+	return check_smp("demo", false, 4, 1, NULL, NULL);
 }
 
 static int case_demo_smp_4_pvh(void)
 {
-	return check_smp("demo", true, 4, 1);
+	return check_smp("demo", true, 4, 1, NULL, NULL);
+}
+
+/* ---- the guest kit's test guests (see each guest's header comment) ---- */
+
+/* The REPORTs of `stage` from vCPU `vcpu`, in order: fills rep[] and returns how many. */
+static unsigned int reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
+                            struct json_object **rep, unsigned int max)
+{
+	char key[64];
+	struct json_object *list;
+	unsigned int n = 0;
+
+	snprintf(key, sizeof(key), "vcpus.%u.ucall.first_reports", vcpu);
+	list = stats ? h_get(stats, key, json_type_array) : NULL;
+	for (unsigned int i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+		if ((uint64_t)h_int(r, "stage") == stage && n < max)
+			rep[n++] = r;
+	}
+	return n;
+}
+
+/* ucall args[k] (k = 1..3) of a recorded report. */
+static uint64_t rarg(struct json_object *rep, unsigned int k)
+{
+	char key[16];
+
+	snprintf(key, sizeof(key), "args.%u", k - 1);
+	return h_u64(rep, key);
+}
+
+static uint64_t fnv1a(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static bool run_guest(const char *const *args, struct cvm_result *r)
+{
+	struct cvm_run_spec s = {.args = args, .want_stats = true};
+
+	if (!h_run(&s, r))
+		return false;
+	CHECK(r->stats, "no statistics written");
+	return r->stats != NULL;
+}
+
+/* smp: every AP once with its own APIC ID, then the BSP's summary and DONE (status 0). */
+static int smp(unsigned int n, bool pvh, const char *cmdline)
+{
+	char cpus[16];
+	struct cvm_result r;
+	struct json_object *sum[2];
+	int rc;
+
+	rc = check_smp("smp", pvh, n, CVM_EXIT_OK, cmdline, &r);
+	if (rc)
+		return rc;
+	CHECK(reports(r.stats, 0, 100, sum, 2) == 1, "BSP summary reports");
+	if (r.stats && reports(r.stats, 0, 100, sum, 2) == 1) {
+		CHECK(rarg(sum[0], 1) == n - 1, "summary: %llu APs online",
+		      (unsigned long long)rarg(sum[0], 1));
+		CHECK(rarg(sum[0], 2) == 0, "summary: BSP APIC ID %llu",
+		      (unsigned long long)rarg(sum[0], 2));
+		CHECK(rarg(sum[0], 3) == n, "summary: NB_CPUS %llu",
+		      (unsigned long long)rarg(sum[0], 3));
+	}
+	snprintf(cpus, sizeof(cpus), "%u APs online", n - 1);
+	CHECK(strstr(r.out, "smp: PASS") && strstr(r.out, cpus), "serial has no '%s' PASS line",
+	      cpus);
+	h_result_free(&r);
+	return 0;
+}
+
+static int case_smp_1(void)
+{
+	return smp(1, false, NULL);
+}
+static int case_smp_2(void)
+{
+	return smp(2, false, NULL);
+}
+static int case_smp_4(void)
+{
+	return smp(4, false, NULL);
+}
+static int case_smp_4_pvh(void)
+{
+	return smp(4, true, NULL);
+}
+static int case_smp_8(void)
+{
+	return smp(8, false, NULL);
+}
+static int case_smp_8_targeted_x2apic(void)
+{
+	return smp(8, false, "mode=targeted apic=x2apic");
+}
+static int case_smp_64(void)
+{
+	return smp(64, false, NULL);
+}
+static int case_smp_255(void)
+{
+	return smp(255, false, NULL);
+}
+
+/* bootinfo: the guest sees exactly the command line, memory map and modules corevm was given. */
+static int bootinfo(bool pvh, const char *mem, uint64_t mem_bytes)
+{
+	static uint8_t mod0[3000], mod1[100];
+	const char *cmdline = "console=ttyS0 quiet corevm.test=\"a b\" x";
+	const char *mod0_string = "first module arg=1";
+	char mod0_arg[600];
+	const char *m0, *m1;
+	struct cvm_result r;
+	struct json_object *rep[32];
+	uint64_t low = mem_bytes < 0xc0000000ull ? mem_bytes : 0xc0000000ull;
+	struct {
+		uint64_t base, len, type;
+	} want_map[4] = {{0, 0x9fc00, 1},
+	                 {0x9fc00, 0x100000 - 0x9fc00, 2},
+	                 {0x100000, low - 0x100000, 1},
+	                 {0x100000000ull, mem_bytes - low, 1}};
+	unsigned int want_n = mem_bytes > low ? 4 : 3;
+
+	if (!kvm_usable())
+		return SKIP;
+	for (unsigned int i = 0; i < sizeof(mod0); i++)
+		mod0[i] = (uint8_t)(i * 7 + 3);
+	for (unsigned int i = 0; i < sizeof(mod1); i++)
+		mod1[i] = (uint8_t)(0xff - i);
+	m0 = h_write_file("mod0.bin", mod0, sizeof(mod0));
+	m1 = h_write_file("mod1.bin", mod1, sizeof(mod1));
+	snprintf(mod0_arg, sizeof(mod0_arg), "%s,%s", m0, mod0_string);
+	if (!run_guest(ARGS(TO, "--mem", mem, "--boot", pvh ? "pvh" : "multiboot", "--cmdline",
+	                    cmdline, "--module", mod0_arg, "--module", m1,
+	                    h_guest("bootinfo", pvh)),
+	               &r))
+		return 1;
+	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
+
+	CHECK(reports(r.stats, 0, CVM_STAGE_BOOT_INFO, rep, 32) == 1, "one BOOT_INFO report");
+	if (reports(r.stats, 0, CVM_STAGE_BOOT_INFO, rep, 32) == 1) {
+		CHECK(rarg(rep[0], 1) == (pvh ? 2u : 1u), "protocol %llu",
+		      (unsigned long long)rarg(rep[0], 1));
+		CHECK(rarg(rep[0], 2) == want_n, "%llu memory-map entries, want %u",
+		      (unsigned long long)rarg(rep[0], 2), want_n);
+		CHECK(rarg(rep[0], 3) == 2, "%llu modules", (unsigned long long)rarg(rep[0], 3));
+	}
+	if (reports(r.stats, 0, 100, rep, 32) == 1) {
+		CHECK(rarg(rep[0], 1) == strlen(cmdline), "command line of %llu bytes",
+		      (unsigned long long)rarg(rep[0], 1));
+		CHECK(rarg(rep[0], 2) == fnv1a(cmdline, strlen(cmdline)), "command line checksum");
+	} else {
+		CHECK(0, "no command-line report");
+	}
+	unsigned int n = reports(r.stats, 0, 101, rep, 32);
+	CHECK(n == want_n, "%u memory-map reports", n);
+	for (unsigned int i = 0; i < n && i < want_n; i++) {
+		CHECK(rarg(rep[i], 1) == (i | (want_map[i].type << 32)),
+		      "map %u: index/type 0x%llx", i, (unsigned long long)rarg(rep[i], 1));
+		CHECK(rarg(rep[i], 2) == want_map[i].base, "map %u: base 0x%llx", i,
+		      (unsigned long long)rarg(rep[i], 2));
+		CHECK(rarg(rep[i], 3) == want_map[i].len, "map %u: length 0x%llx", i,
+		      (unsigned long long)rarg(rep[i], 3));
+	}
+	n = reports(r.stats, 0, 102, rep, 32);
+	CHECK(n == 2, "%u module reports", n);
+	if (n == 2) {
+		CHECK(rarg(rep[0], 1) == 0 && rarg(rep[0], 2) == sizeof(mod0), "module 0 size");
+		CHECK(rarg(rep[0], 3) == fnv1a(mod0, sizeof(mod0)), "module 0 contents");
+		CHECK(rarg(rep[1], 1) == 1 && rarg(rep[1], 2) == sizeof(mod1), "module 1 size");
+		CHECK(rarg(rep[1], 3) == fnv1a(mod1, sizeof(mod1)), "module 1 contents");
+	}
+	n = reports(r.stats, 0, 103, rep, 32);
+	CHECK(n == 2, "%u module-string reports", n);
+	if (n == 2) {
+		CHECK(rarg(rep[0], 2) == strlen(mod0_string), "module 0 string length");
+		CHECK(rarg(rep[0], 3) == fnv1a(mod0_string, strlen(mod0_string)),
+		      "module 0 string");
+		CHECK(rarg(rep[1], 2) == 0, "module 1 string is not empty");
+	}
+	n = reports(r.stats, 0, 104, rep, 32);
+	if (pvh) {
+		CHECK(n == 0, "PVH guest reported multiboot memory info");
+	} else {
+		CHECK(n == 1, "no multiboot memory info");
+		if (n == 1) {
+			CHECK(rarg(rep[0], 1) == 639, "mem_lower %llu",
+			      (unsigned long long)rarg(rep[0], 1));
+			CHECK(rarg(rep[0], 2) == (low - 0x100000) / 1024, "mem_upper %llu",
+			      (unsigned long long)rarg(rep[0], 2));
+		}
+	}
+	h_result_free(&r);
+	return 0;
+}
+
+static int case_bootinfo_multiboot(void)
+{
+	return bootinfo(false, "64M", 64ull << 20);
+}
+
+static int case_bootinfo_pvh(void)
+{
+	return bootinfo(true, "5G", 5ull << 30);
+}
+
+static int case_fwcfg(void)
+{
+	struct cvm_result r;
+	struct json_object *rep[2];
+
+	if (!kvm_usable())
+		return SKIP;
+	if (!run_guest(ARGS(TO, "--cpus", "3", "--mem", "96M", h_guest("fwcfg", false)), &r))
+		return 1;
+	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
+	if (reports(r.stats, 0, 100, rep, 2) == 1) {
+		CHECK(rarg(rep[0], 1) == 0x554d4551, "signature 0x%llx",
+		      (unsigned long long)rarg(rep[0], 1));
+		CHECK(rarg(rep[0], 2) == 1, "ID 0x%llx", (unsigned long long)rarg(rep[0], 2));
+		CHECK(rarg(rep[0], 3) == 96ull << 20, "RAM_SIZE %llu",
+		      (unsigned long long)rarg(rep[0], 3));
+	} else {
+		CHECK(0, "no identity report");
+	}
+	if (reports(r.stats, 0, 101, rep, 2) == 1) {
+		CHECK(rarg(rep[0], 1) == 3, "NB_CPUS %llu", (unsigned long long)rarg(rep[0], 1));
+		CHECK(rarg(rep[0], 2) == 3, "MAX_CPUS %llu", (unsigned long long)rarg(rep[0], 2));
+	} else {
+		CHECK(0, "no CPU-count report");
+	}
+	h_result_free(&r);
+	return 0;
+}
+
+static int exitcode(const char *arg, uint64_t value, int status)
+{
+	struct cvm_result r;
+	struct json_object *rep[2];
+
+	if (!run_guest(ARGS(TO, "--cmdline", arg, h_guest("exitcode", false)), &r))
+		return 1;
+	CHECK(r.status == status, "%s: status %d, want %d", arg, r.status, status);
+	CHECK(reports(r.stats, 0, 100, rep, 2) == 1 && rarg(rep[0], 1) == value,
+	      "%s: reported value", arg);
+	CHECK(h_int(r.stats, "vm.exit_status") == status, "stats exit_status");
+	h_result_free(&r);
+	return 0;
+}
+
+static int case_exitcode(void)
+{
+	if (!kvm_usable())
+		return SKIP;
+	exitcode("exit=42", 42, 85);
+	exitcode("exit=0", 0, 1);
+	exitcode("exit=0x7f", 0x7f, 255);
+	exitcode("exit=0x80", 0x80, 1);
+	exitcode("exit=3", 3, 7);
+	return 0;
+}
+
+static int case_uart_guest_bytes_exact(void)
+{
+	char want[400];
+	size_t n = 0;
+	struct cvm_result r;
+
+	if (!kvm_usable())
+		return SKIP;
+	memcpy(want + n, "<uart>", 6);
+	n += 6;
+	for (unsigned int i = 0; i < 256; i++)
+		want[n++] = (char)i;
+	memcpy(want + n, "\r\nline feed only\ncarriage return only\r</uart>\n", 46);
+	n += 46;
+	if (!run_guest(ARGS(TO, h_guest("uart", false)), &r))
+		return 1;
+	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
+	CHECK(n == 308, "the expected sequence has %zu bytes", n);
+	CHECK(r.outlen == n && !memcmp(r.out, want, n), "stdout differs (%zu bytes, want %zu)",
+	      r.outlen, n);
+	h_result_free(&r);
+	return 0;
+}
+
+static int case_triplefault(void)
+{
+	struct cvm_result r;
+	struct json_object *rep[2];
+
+	if (!kvm_usable())
+		return SKIP;
+	if (!run_guest(ARGS(TO, h_guest("triplefault", false)), &r))
+		return 1;
+	CHECK(r.status == CVM_EXIT_TRIPLE_FAULT, "status %d, want %d", r.status,
+	      CVM_EXIT_TRIPLE_FAULT);
+	CHECK(reports(r.stats, 0, 100, rep, 2) == 1, "the guest did not report arming");
+	CHECK(h_lines(r.err) == 1 && strstr(r.err, "triple fault"),
+	      "one line naming the triple fault");
+	h_result_free(&r);
+	return 0;
+}
+
+static int case_exception(void)
+{
+	const uint64_t vec[5] = {6, 0, 13, 14, 14}, code[5] = {0, 0, 0, 0, 2};
+	struct cvm_result r;
+	struct json_object *rep[8];
+	unsigned int n;
+
+	if (!kvm_usable())
+		return SKIP;
+	if (!run_guest(ARGS(TO, h_guest("exception", false)), &r))
+		return 1;
+	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
+	n = reports(r.stats, 0, 100, rep, 8);
+	CHECK(n == 5, "%u exceptions caught", n);
+	for (unsigned int i = 0; i < n && i < 5; i++)
+		CHECK(rarg(rep[i], 1) == vec[i] && rarg(rep[i], 2) == code[i] &&
+		              rarg(rep[i], 3) == i,
+		      "exception %u: vector %llu error %llu", i,
+		      (unsigned long long)rarg(rep[i], 1), (unsigned long long)rarg(rep[i], 2));
+	h_result_free(&r);
+
+	/* An unexpected exception is a guest assertion: one line with file:line and message. */
+	if (!run_guest(ARGS(TO, "--cmdline", "unexpected", h_guest("exception", false)), &r))
+		return 1;
+	CHECK(r.status == CVM_EXIT_GUEST_ASSERT, "status %d", r.status);
+	CHECK(h_lines(r.err) == 1 &&
+	              strstr(r.err, "guest assertion failed on vcpu 0 at <exception>:6: unexpected "
+	                            "exception #UD"),
+	      "assertion line");
+	h_result_free(&r);
+	return 0;
 }
 
 /* ---- the case table ---- */
@@ -496,6 +842,21 @@ static const struct test_case cases[] = {
         {"uart_stdin_echo", case_uart_stdin_echo},
         {"sigterm_stops_the_vm", case_sigterm_stops_the_vm},
         {"timeout", case_timeout},
+        {"smp_1", case_smp_1},
+        {"smp_2", case_smp_2},
+        {"smp_4", case_smp_4},
+        {"smp_4_pvh", case_smp_4_pvh},
+        {"smp_8", case_smp_8},
+        {"smp_8_targeted_x2apic", case_smp_8_targeted_x2apic},
+        {"smp_64", case_smp_64},
+        {"smp_255", case_smp_255},
+        {"bootinfo_multiboot", case_bootinfo_multiboot},
+        {"bootinfo_pvh", case_bootinfo_pvh},
+        {"fwcfg", case_fwcfg},
+        {"exitcode", case_exitcode},
+        {"uart_guest_bytes_exact", case_uart_guest_bytes_exact},
+        {"triplefault", case_triplefault},
+        {"exception", case_exception},
         {"demo_smp_4_multiboot", case_demo_smp_4_multiboot},
         {"demo_smp_4_pvh", case_demo_smp_4_pvh},
 };
