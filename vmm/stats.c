@@ -76,13 +76,21 @@ static struct json_object *vcpu_json(const struct cvm_vm *vm, const struct cvm_v
 	add_u64(o, "run_eintr", s->eintr);
 	add_u64(o, "run_eagain", s->eagain);
 	add_u64(o, "requests", s->requests);
-	if (vm->irqchip->sees_halts) {
+	if (vm->irqchip->sees_halts)
 		add_u64(o, "halts", s->halts);
+	else if (s->kvm_found & (1u << CVM_KVM_STAT_HALT_EXITS))
+		add_u64(o, "halts", s->kvm[CVM_KVM_STAT_HALT_EXITS]); /* counted inside KVM */
+	else
+		json_object_object_add(o, "halts", NULL);
+	if (vm->irqchip->sees_halts)
 		add_u64(o, "ipis", s->ipis);
-	} else {
-		json_object_object_add(o, "halts", NULL); /* handled inside KVM: not visible */
-		json_object_object_add(o, "ipis", NULL);
-	}
+	else
+		json_object_object_add(o, "ipis", NULL); /* sent inside KVM: not visible */
+	struct json_object *kvm = json_object_new_object();
+	for (unsigned int k = 0; k < CVM_KVM_NSTATS; k++)
+		if (s->kvm_found & (1u << k))
+			add_u64(kvm, cvm_kvm_stat_names[k], s->kvm[k]);
+	json_object_object_add(o, "kvm", kvm);
 	for (unsigned int st = 0; st < CVM_VCPU_NSTATES; st++)
 		add_u64(states, cvm_vcpu_state_name(st), s->state_entries[st]);
 	json_object_object_add(o, "state_entries", states);

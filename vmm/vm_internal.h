@@ -15,6 +15,7 @@
 
 #include "arch/x86/guest_abi.h"
 #include "vmm/irqchip.h"
+#include "vmm/kvm_stats.h"
 #include "vmm/vm.h"
 
 /*
@@ -92,7 +93,9 @@ struct cvm_vcpu_stats {
 	uint64_t ucall_reports, ucall_asserts, ucall_prints, ucall_done, ucall_bad;
 	unsigned int nreports_kept;
 	struct cvm_ucall_report report[CVM_VCPU_REPORTS_KEPT];
-	int mp_state; /* KVM_GET_MP_STATE when the thread ended; -1 unknown */
+	int mp_state;                 /* KVM_GET_MP_STATE when the thread ended; -1 unknown */
+	uint64_t kvm[CVM_KVM_NSTATS]; /* KVM's own counters when the thread ended */
+	uint32_t kvm_found;           /* bit i: kvm[i] was read */
 };
 
 struct cvm_vcpu {
