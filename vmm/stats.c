@@ -144,8 +144,13 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 	if (vm->stats_hook)
 		vm->stats_hook(vm->stats_hook_ctx, o);
 	json_object_object_add(root, "vm", o);
-	for (unsigned int i = 0; i < vm->ncpus; i++)
-		json_object_array_add(vcpus, vcpu_json(vm, &vm->vcpu[i]));
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct cvm_vcpu *v = &vm->vcpu[i];
+		/* Read here, by the main thread after join: a vCPU thread must not allocate. */
+		if (v->fd >= 0 && !v->stats.kvm_found)
+			v->stats.kvm_found = cvm_kvm_vcpu_stats(v->fd, v->stats.kvm);
+		json_object_array_add(vcpus, vcpu_json(vm, v));
+	}
 	json_object_object_add(root, "vcpus", vcpus);
 	return root;
 }

@@ -231,7 +231,6 @@ static void state_exiting(struct cvm_vcpu *v)
 
 	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0)
 		v->stats.mp_state = (int)mp.mp_state;
-	v->stats.kvm_found = cvm_kvm_vcpu_stats(v->fd, v->stats.kvm);
 	pthread_mutex_lock(&mb->lock);
 	atomic_store(&mb->pending, 0);
 	mb->answered = mb->posted;

@@ -72,6 +72,7 @@ static int setup(void **state)
 	atomic_init(&f->vm.prints_left, 256);
 	for (unsigned int i = 0; i < 2; i++) {
 		f->vcpu[i].vm = &f->vm;
+		f->vcpu[i].fd = -1;
 		f->vcpu[i].index = i;
 		f->vcpu[i].run = f->run;
 		f->vcpu[i].run_size = RUN_SIZE;
