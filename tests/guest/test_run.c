@@ -342,6 +342,65 @@ static int case_uart_stdin_echo(void)
 	return 0;
 }
 
+/* Pulses the reset line through the keyboard controller, then spins. */
+static const uint8_t code_i8042_reset[] = {
+        0xb0, 0xfe, /* mov al, 0xfe */
+        0xe6, 0x64, /* out 0x64, al */
+        0xeb, 0xfe, /* jmp . */
+};
+
+/* Reads two ports nobody claims and writes one, then debug exit 0. */
+static const uint8_t code_unclaimed_ports[] = {
+        0xe4, 0x80,             /* in al, 0x80 */
+        0x66, 0xba, 0x34, 0x12, /* mov dx, 0x1234 */
+        0xed,                   /* in eax, dx */
+        0xee,                   /* out dx, al */
+        0x31, 0xc0,             /* xor eax, eax */
+        0xe7, 0xf4,             /* out 0xf4, eax */
+        0xf4,                   /* hlt */
+};
+
+static int case_i8042_reset(void)
+{
+	const char *img = crafted_elf_code("reset.elf", 0x100000, 0, true, code_i8042_reset,
+	                                   sizeof(code_i8042_reset));
+	struct cvm_run_spec s = {.args = ARGS(TO, "--cpus", "2", "--mem", "4M", img),
+	                         .want_stats = true};
+	struct cvm_result r;
+
+	if (!kvm_usable())
+		return SKIP;
+	if (!h_run(&s, &r))
+		return 1;
+	CHECK(r.status == CVM_EXIT_RESET, "status %d, want %d", r.status, CVM_EXIT_RESET);
+	CHECK(h_int(r.stats, "vm.devices.i8042.resets") == 1, "i8042 resets");
+	h_result_free(&r);
+	return 0;
+}
+
+static int case_unclaimed_ports(void)
+{
+	const char *img = crafted_elf_code("ports.elf", 0x100000, 0, true, code_unclaimed_ports,
+	                                   sizeof(code_unclaimed_ports));
+	struct cvm_run_spec s = {.args = ARGS(TO, "--mem", "4M", img), .want_stats = true};
+	struct cvm_result r;
+	struct json_object *ports;
+
+	if (!kvm_usable())
+		return SKIP;
+	if (!h_run(&s, &r))
+		return 1;
+	CHECK(r.status == 1, "status %d", r.status);
+	ports = h_get(r.stats, "vm.unhandled_pio", json_type_array);
+	CHECK(ports && json_object_array_length(ports) == 2, "two unclaimed ports");
+	CHECK(h_int(r.stats, "vm.unhandled_pio.0.port") == 0x80, "first port");
+	CHECK(h_int(r.stats, "vm.unhandled_pio.0.count") == 1, "port 0x80 count");
+	CHECK(h_int(r.stats, "vm.unhandled_pio.1.port") == 0x1234, "second port");
+	CHECK(h_int(r.stats, "vm.unhandled_pio.1.count") == 2, "port 0x1234 count");
+	h_result_free(&r);
+	return 0;
+}
+
 static int case_uart_bytes_exact(void)
 {
 	const char *img =
@@ -840,6 +899,8 @@ static const struct test_case cases[] = {
         {"crafted_multiboot", case_crafted_multiboot},
         {"uart_bytes_exact", case_uart_bytes_exact},
         {"uart_stdin_echo", case_uart_stdin_echo},
+        {"i8042_reset", case_i8042_reset},
+        {"unclaimed_ports", case_unclaimed_ports},
         {"sigterm_stops_the_vm", case_sigterm_stops_the_vm},
         {"timeout", case_timeout},
         {"smp_1", case_smp_1},
