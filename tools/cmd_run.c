@@ -133,6 +133,7 @@ static int run(struct run_state *s)
 	if (cvm_board_create(s->vm, s->a.cpus, s->a.mem, &s->board) < 0)
 		return CVM_EXIT_FAILURE;
 	status = cvm_vm_run(s->vm, &opts);
+	cvm_info("run", "guest ended: %s, exit status %d", cvm_vm_end_cause(s->vm), status);
 	if (s->a.stats && cvm_vm_write_stats(s->vm, s->a.stats) < 0 && status == CVM_EXIT_OK)
 		status = CVM_EXIT_FAILURE;
 	return status;

@@ -384,6 +384,11 @@ int cvm_vm_set_irq(struct cvm_vm *vm, unsigned int irq, int level)
 	return e;
 }
 
+const char *cvm_vm_end_cause(const struct cvm_vm *vm)
+{
+	return atomic_load(&vm->end_status) >= 0 ? vm->end_why : "";
+}
+
 int cvm_vm_stuck_threads(const struct cvm_vm *vm)
 {
 	return vm->threads_stuck;

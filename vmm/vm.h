@@ -138,6 +138,9 @@ void cvm_vm_set_stats_hook(struct cvm_vm *vm, cvm_stats_fn fn, void *ctx);
 /* Writes the statistics as JSON (schema: docs/stats.md). Returns 0 or -errno (reported). */
 int cvm_vm_write_stats(struct cvm_vm *vm, const char *path);
 
+/* What ended the VM (see docs/stats.md, "exit_cause"); "" while it runs. */
+const char *cvm_vm_end_cause(const struct cvm_vm *vm);
+
 /* vCPU threads that did not stop when cvm_vm_run() returned (then nothing may be freed). */
 int cvm_vm_stuck_threads(const struct cvm_vm *vm);
 
