@@ -103,7 +103,4 @@ unsigned int cvm_apic_resolve(const struct cvm_apic_bus *b, const struct cvm_api
 enum cvm_disp cvm_apic_accept(struct cvm_lapic *a, struct cvm_lc *lc, struct cvm_counters *c,
                               const struct cvm_apic_msg *m);
 
-/* Decodes an ICR (x2APIC: 64-bit; xAPIC: high << 32 | low) sent by vCPU `src` into a message. */
-void cvm_apic_msg_from_icr(struct cvm_apic_msg *m, uint64_t icr, bool x2apic, unsigned int src);
-
 #endif

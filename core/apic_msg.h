@@ -2,6 +2,7 @@
 #ifndef COREVM_CORE_APIC_MSG_H
 #define COREVM_CORE_APIC_MSG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Delivery modes, encoded as in the ICR and in I/O APIC redirection entries (bits 10:8). */
@@ -53,5 +54,12 @@ struct cvm_apic_msg {
 	uint8_t flags;     /* CVM_MSG_* */
 	uint8_t reserved[2];
 };
+
+/*
+ * Decodes an interrupt command (x2APIC: the 64-bit ICR; xAPIC: ICR high << 32
+ * | ICR low) sent by vCPU `src`. CVM_MSG_ASSERT is set for every message but
+ * INIT level de-assert (INIT, level-triggered, level bit clear).
+ */
+void cvm_apic_msg_from_icr(struct cvm_apic_msg *m, uint64_t icr, bool x2apic, unsigned int src);
 
 #endif

@@ -16,6 +16,7 @@
  * nanosecond clock, the same one for all calls on one APIC) and the next
  * timer deadline comes out; the caller arms its own timer.
  *
+ * Functions that count take a struct cvm_counters * (the vCPU's; may be NULL).
  * Register accesses return a status and describe their side effects in a
  * struct cvm_lapic_fx (output only; cleared on entry) that the caller carries
  * out: an IPI to route, an EOI to broadcast to the I/O APICs, a timer to
@@ -127,6 +128,7 @@ enum cvm_apic_status {
 #define CVM_FX_EOI   0x04u /* level-triggered EOI: cvm_ioapic_eoi(fx.eoi_vector) on every I/O APIC */
 #define CVM_FX_TIMER 0x08u /* timer reprogrammed: re-arm at cvm_lapic_next_deadline() */
 #define CVM_FX_ROUTE 0x10u /* ID, LDR, DFR, mode or enable changed: cvm_apic_bus_update() */
+#define CVM_FX_BASE  0x20u /* the xAPIC MMIO page moved (cvm_lapic_mmio_base()) */
 
 struct cvm_lapic_fx {
 	uint32_t flags;
@@ -138,6 +140,7 @@ struct cvm_lapic_fx {
 /* Fixed configuration of one local APIC, given at power-on. */
 struct cvm_lapic_config {
 	uint32_t apic_id;      /* initial APIC ID (= x2APIC ID; xAPIC uses bits 7:0) */
+	uint16_t vcpu;         /* this vCPU's index on the routing bus (source of its IPIs) */
 	bool bsp;              /* IA32_APIC_BASE.BSP */
 	bool x2apic;           /* x2APIC exposed in CPUID (else EXTD is a reserved bit) */
 	uint8_t phys_bits;     /* MAXPHYADDR: APIC_BASE bits at or above are reserved (0: 52) */
@@ -163,7 +166,8 @@ struct cvm_lapic {
 	uint8_t phys_bits;
 	uint8_t x2apic_ok;
 	uint8_t lint_level; /* bit n: LINTn input asserted */
-	uint8_t reserved[3];
+	uint8_t reserved;
+	uint16_t vcpu; /* index on the routing bus */
 };
 
 /* ---- Life cycle ---- */
@@ -214,8 +218,9 @@ static inline uint64_t cvm_lapic_mmio_base(const struct cvm_lapic *a)
  */
 enum cvm_apic_status cvm_lapic_mmio_read(struct cvm_lapic *a, uint32_t offset, uint64_t now_ns,
                                          uint32_t *val);
-enum cvm_apic_status cvm_lapic_mmio_write(struct cvm_lapic *a, uint32_t offset, uint32_t val,
-                                          uint64_t now_ns, struct cvm_lapic_fx *fx);
+enum cvm_apic_status cvm_lapic_mmio_write(struct cvm_lapic *a, struct cvm_counters *c,
+                                          uint32_t offset, uint32_t val, uint64_t now_ns,
+                                          struct cvm_lapic_fx *fx);
 
 /*
  * x2APIC MSRs 0x800-0x8ff. CVM_APIC_GP when not in x2APIC mode, for
@@ -226,8 +231,8 @@ enum cvm_apic_status cvm_lapic_mmio_write(struct cvm_lapic *a, uint32_t offset, 
  */
 enum cvm_apic_status cvm_lapic_msr_read(struct cvm_lapic *a, uint32_t msr, uint64_t now_ns,
                                         uint64_t *val);
-enum cvm_apic_status cvm_lapic_msr_write(struct cvm_lapic *a, uint32_t msr, uint64_t val,
-                                         uint64_t now_ns, struct cvm_lapic_fx *fx);
+enum cvm_apic_status cvm_lapic_msr_write(struct cvm_lapic *a, struct cvm_counters *c, uint32_t msr,
+                                         uint64_t val, uint64_t now_ns, struct cvm_lapic_fx *fx);
 
 /* IA32_APIC_BASE. */
 static inline uint64_t cvm_lapic_get_base(const struct cvm_lapic *a)
