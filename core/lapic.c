@@ -452,10 +452,24 @@ static void send_icr(struct cvm_lapic *a, struct cvm_counters *c, struct cvm_lap
 	fx->ipi = m;
 }
 
+/* LVT index of a register offset, or -1. */
+static int lvt_index(uint32_t off)
+{
+	if (off == CVM_APIC_LVT_CMCI)
+		return CVM_LVT_CMCI;
+	if (off >= CVM_APIC_LVT_TIMER && off <= CVM_APIC_LVT_ERROR)
+		return (int)((off - CVM_APIC_LVT_TIMER) / 16);
+	return -1;
+}
+
 static enum cvm_apic_status reg_read(struct cvm_lapic *a, uint32_t off, uint64_t now_ns,
                                      uint32_t *val, bool x2)
 {
 	*val = 0;
+	if (lvt_index(off) >= 0) {
+		*val = a->lvt[lvt_index(off)];
+		return CVM_APIC_OK;
+	}
 	if (off >= CVM_APIC_ISR && off < CVM_APIC_ESR) {
 		unsigned int idx = (off - CVM_APIC_ISR) / 16;
 		const uint64_t *r = idx < 8 ? a->isr : idx < 16 ? a->tmr : a->irr;
@@ -498,17 +512,6 @@ static enum cvm_apic_status reg_read(struct cvm_lapic *a, uint32_t off, uint64_t
 		return CVM_APIC_OK;
 	case CVM_APIC_ICR_LO:
 		*val = a->icr_lo;
-		return CVM_APIC_OK;
-	case CVM_APIC_LVT_CMCI:
-		*val = a->lvt[CVM_LVT_CMCI];
-		return CVM_APIC_OK;
-	case CVM_APIC_LVT_TIMER:
-	case CVM_APIC_LVT_THERMAL:
-	case CVM_APIC_LVT_PERF:
-	case CVM_APIC_LVT_LINT0:
-	case CVM_APIC_LVT_LINT1:
-	case CVM_APIC_LVT_ERROR:
-		*val = a->lvt[(off - CVM_APIC_LVT_TIMER) / 16];
 		return CVM_APIC_OK;
 	case CVM_APIC_TMICT:
 		*val = a->tmict;
@@ -555,6 +558,8 @@ static enum cvm_apic_status reg_write(struct cvm_lapic *a, struct cvm_counters *
                                       uint32_t val, uint64_t now_ns, bool x2,
                                       struct cvm_lapic_fx *fx)
 {
+	if (lvt_index(off) >= 0)
+		return write_lvt(a, (unsigned int)lvt_index(off), val, x2, fx);
 	switch (off) {
 	case CVM_APIC_ID:
 		if (x2)
@@ -607,15 +612,6 @@ static enum cvm_apic_status reg_write(struct cvm_lapic *a, struct cvm_counters *
 			return CVM_APIC_GP;
 		a->icr_hi = val & 0xff000000u;
 		return CVM_APIC_OK;
-	case CVM_APIC_LVT_CMCI:
-		return write_lvt(a, CVM_LVT_CMCI, val, x2, fx);
-	case CVM_APIC_LVT_TIMER:
-	case CVM_APIC_LVT_THERMAL:
-	case CVM_APIC_LVT_PERF:
-	case CVM_APIC_LVT_LINT0:
-	case CVM_APIC_LVT_LINT1:
-	case CVM_APIC_LVT_ERROR:
-		return write_lvt(a, (off - CVM_APIC_LVT_TIMER) / 16, val, x2, fx);
 	case CVM_APIC_TMICT:
 		if (!counting_mode(a))
 			return CVM_APIC_OK; /* ignored in TSC-deadline mode */

@@ -112,6 +112,11 @@ static const struct w_insn ap2_rules[] = {
 
 #define N(a) ((uint8_t)(sizeof(a) / sizeof((a)[0])))
 
+/* Seed 004: the AP starts parked (@1); SMIs may hit either CPU; the goal is the AP's flag. */
+#define SEED004_COMMON                                                                      \
+	.start_pc = {0, 1}, .running_mask = 0x2, .smi = 2, .smi_mask = 0x3, .goal_flag = 0, \
+	.goal_text = "the AP has started (flag 0 set)"
+
 static const struct w_scenario scenarios[] = {
         {
                 .name = "seed004-single",
@@ -119,12 +124,7 @@ static const struct w_scenario scenarios[] = {
                 .ncpus = 2,
                 .prog = {bsp_single, ap_online},
                 .prog_len = {N(bsp_single), N(ap_online)},
-                .start_pc = {0, 1},
-                .running_mask = 0x2,
-                .smi = 2,
-                .smi_mask = 0x3,
-                .goal_flag = 0,
-                .goal_text = "the AP has started (flag 0 set)",
+                SEED004_COMMON,
                 .expect_violation = 1,
         },
         {
@@ -133,12 +133,7 @@ static const struct w_scenario scenarios[] = {
                 .ncpus = 2,
                 .prog = {bsp_double, ap_online},
                 .prog_len = {N(bsp_double), N(ap_online)},
-                .start_pc = {0, 1},
-                .running_mask = 0x2,
-                .smi = 2,
-                .smi_mask = 0x3,
-                .goal_flag = 0,
-                .goal_text = "the AP has started (flag 0 set)",
+                SEED004_COMMON,
                 .expect_violation = 1,
         },
         {
@@ -147,12 +142,7 @@ static const struct w_scenario scenarios[] = {
                 .ncpus = 2,
                 .prog = {bsp_retry, ap_online},
                 .prog_len = {N(bsp_retry), N(ap_online)},
-                .start_pc = {0, 1},
-                .running_mask = 0x2,
-                .smi = 2,
-                .smi_mask = 0x3,
-                .goal_flag = 0,
-                .goal_text = "the AP has started (flag 0 set)",
+                SEED004_COMMON,
         },
         {
                 .name = "reset-hold",
