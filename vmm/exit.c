@@ -42,25 +42,13 @@ const char *cvm_kvm_exit_name(uint32_t reason)
 	return NULL;
 }
 
-static const char *const mp_state_names[] = {
-        "runnable",   "uninitialized", "init_received", "halted",        "sipi_received", "stopped",
-        "check_stop", "operating",     "load",          "ap_reset_hold", "suspended",
-};
-
-const char *cvm_mp_state_name(int s)
-{
-	if (s >= 0 && (unsigned int)s < sizeof(mp_state_names) / sizeof(mp_state_names[0]))
-		return mp_state_names[s];
-	return "unknown";
-}
-
 /* Ends the VM because of this vCPU: one line on stderr (if `msg`), then stop. */
 static enum cvm_vcpu_action vcpu_fail(struct cvm_vcpu *v, int status, const char *why,
                                       const char *msg)
 {
 	if (cvm_vm_request_end(v->vm, status, why) && msg)
 		cvm_err("vcpu", "%s", msg);
-	return CVM_ACT_STOP;
+	return CVM_VACT_STOP;
 }
 
 enum cvm_vcpu_action cvm_exit_io(struct cvm_vcpu *v, struct kvm_run *run)
@@ -94,9 +82,9 @@ enum cvm_vcpu_action cvm_exit_io(struct cvm_vcpu *v, struct kvm_run *run)
 		uint32_t val = 0;
 		if (!out) {
 			memset(data, 0xff, (size_t)size * count);
-			return cvm_ucall_handle(v, size, count, UINT32_MAX) == CVM_ACT_STOP
-			               ? CVM_ACT_STOP
-			               : CVM_ACT_CONTINUE;
+			return cvm_ucall_handle(v, size, count, UINT32_MAX) == CVM_VACT_STOP
+			               ? CVM_VACT_STOP
+			               : CVM_VACT_CONTINUE;
 		}
 		memcpy(&val, data, size);
 		return cvm_ucall_handle(v, size, count, val);
@@ -115,8 +103,8 @@ enum cvm_vcpu_action cvm_exit_io(struct cvm_vcpu *v, struct kvm_run *run)
 	}
 	pthread_mutex_unlock(&vm->dev_lock);
 	/* The access may have ended the VM (debug exit, reset). */
-	return atomic_load_explicit(&vm->end_status, memory_order_acquire) >= 0 ? CVM_ACT_STOP
-	                                                                        : CVM_ACT_CONTINUE;
+	return atomic_load_explicit(&vm->end_status, memory_order_acquire) >= 0 ? CVM_VACT_STOP
+	                                                                        : CVM_VACT_CONTINUE;
 }
 
 /* Counts an access to an MMIO page nobody handles; device lock held. */
@@ -157,7 +145,7 @@ enum cvm_vcpu_action cvm_exit_mmio(struct cvm_vcpu *v, struct kvm_run *run)
 	pthread_mutex_lock(&vm->dev_lock);
 	count_mmio(vm, run->mmio.phys_addr, run->mmio.is_write);
 	pthread_mutex_unlock(&vm->dev_lock);
-	return CVM_ACT_CONTINUE;
+	return CVM_VACT_CONTINUE;
 }
 
 static enum cvm_vcpu_action exit_internal_error(struct cvm_vcpu *v, struct kvm_run *run)
@@ -209,7 +197,7 @@ enum cvm_vcpu_action cvm_vcpu_handle_exit(struct cvm_vcpu *v)
 
 	if (v->vm->irqchip->handle_exit) {
 		a = v->vm->irqchip->handle_exit(v, run);
-		if (a != CVM_ACT_NOT_MINE)
+		if (a != CVM_VACT_NOT_MINE)
 			return a;
 	}
 	switch (reason) {
@@ -231,7 +219,7 @@ enum cvm_vcpu_action cvm_vcpu_handle_exit(struct cvm_vcpu *v)
 		         (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return vcpu_fail(v, CVM_EXIT_GUEST_ERROR, "entry failure", msg);
 	case KVM_EXIT_INTR:
-		return CVM_ACT_CONTINUE;
+		return CVM_VACT_CONTINUE;
 	default: {
 		const char *name = cvm_kvm_exit_name(reason);
 		snprintf(msg, sizeof(msg), "vcpu %u: unexpected KVM exit %s (%u)", v->index,

@@ -15,10 +15,10 @@ struct kvm_run;
 
 /* What an exit handler tells the vCPU loop to do next. */
 enum cvm_vcpu_action {
-	CVM_ACT_CONTINUE = 0, /* re-enter the guest */
-	CVM_ACT_BLOCK,        /* sleep in userspace until woken (CVM_REQ_WAKE) or stopped */
-	CVM_ACT_STOP,         /* this vCPU is done (the VM is ending) */
-	CVM_ACT_NOT_MINE,     /* irqchip exit hook only: pass the exit on */
+	CVM_VACT_CONTINUE = 0, /* re-enter the guest */
+	CVM_VACT_BLOCK,        /* sleep in userspace until woken (CVM_REQ_WAKE) or stopped */
+	CVM_VACT_STOP,         /* this vCPU is done (the VM is ending) */
+	CVM_VACT_NOT_MINE,     /* irqchip exit hook only: pass the exit on */
 };
 
 /*
@@ -34,7 +34,7 @@ struct cvm_irqchip_ops {
 	int (*vcpu_init)(struct cvm_vcpu *vcpu, bool is_bsp);
 	/* Injection point: runs on the vCPU thread right before KVM_RUN. */
 	void (*pre_entry)(struct cvm_vcpu *vcpu);
-	/* Exits the irqchip owns (HLT, APIC MMIO, x2APIC MSRs); CVM_ACT_NOT_MINE otherwise. */
+	/* Exits the irqchip owns (HLT, APIC MMIO, x2APIC MSRs); CVM_VACT_NOT_MINE otherwise. */
 	enum cvm_vcpu_action (*handle_exit)(struct cvm_vcpu *vcpu, struct kvm_run *run);
 	/* Device interrupt line (GSI) level change; returns 0 or -errno. */
 	int (*set_irq)(struct cvm_vm *vm, unsigned int irq, int level);

@@ -1,10 +1,12 @@
 /* Statistics of a finished VM as JSON (schema in docs/stats.md), built only after the threads stopped. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "core/lifecycle.h"
 #include "util/log.h"
 #include "vmm/vm_internal.h"
 
@@ -58,6 +60,21 @@ static struct json_object *ucall_json(const struct cvm_vcpu_stats *s)
 	return o;
 }
 
+/* KVM's MP state name in lower case ("halted"), or "unknown". */
+static struct json_object *mp_state_json(int mp)
+{
+	const char *name = mp >= 0 ? cvm_mp_state_name((unsigned int)mp) : "?";
+	char buf[32];
+	size_t i;
+
+	if (!strcmp(name, "?"))
+		name = "unknown";
+	for (i = 0; name[i] && i + 1 < sizeof(buf); i++)
+		buf[i] = (char)tolower((unsigned char)name[i]);
+	buf[i] = 0;
+	return json_object_new_string(buf);
+}
+
 static struct json_object *vcpu_json(const struct cvm_vm *vm, const struct cvm_vcpu *v)
 {
 	const struct cvm_vcpu_stats *s = &v->stats;
@@ -94,8 +111,7 @@ static struct json_object *vcpu_json(const struct cvm_vm *vm, const struct cvm_v
 	for (unsigned int st = 0; st < CVM_VCPU_NSTATES; st++)
 		add_u64(states, cvm_vcpu_state_name(st), s->state_entries[st]);
 	json_object_object_add(o, "state_entries", states);
-	json_object_object_add(o, "mp_state_at_exit",
-	                       json_object_new_string(cvm_mp_state_name(s->mp_state)));
+	json_object_object_add(o, "mp_state_at_exit", mp_state_json(s->mp_state));
 	json_object_object_add(o, "ucall", ucall_json(s));
 	return o;
 }

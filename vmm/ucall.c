@@ -20,7 +20,7 @@ static void copy_guest_string(char *out, size_t outlen, const char *in, size_t i
 static enum cvm_vcpu_action refuse(struct cvm_vcpu *v)
 {
 	v->stats.ucall_bad++;
-	return CVM_ACT_CONTINUE;
+	return CVM_VACT_CONTINUE;
 }
 
 static void record_report(struct cvm_vcpu *v, const struct cvm_ucall *uc)
@@ -51,7 +51,7 @@ static enum cvm_vcpu_action assertion(struct cvm_vcpu *v, const struct cvm_ucall
 		        v->index, file, uc->line, msg, (unsigned long long)uc->args[0],
 		        (unsigned long long)uc->args[1]);
 	}
-	return CVM_ACT_STOP;
+	return CVM_VACT_STOP;
 }
 
 static void print(struct cvm_vcpu *v, const struct cvm_ucall *uc)
@@ -88,16 +88,16 @@ enum cvm_vcpu_action cvm_ucall_handle(struct cvm_vcpu *v, unsigned int size, uin
 	switch (uc.cmd) {
 	case CVM_UCALL_REPORT:
 		record_report(v, &uc);
-		return CVM_ACT_CONTINUE;
+		return CVM_VACT_CONTINUE;
 	case CVM_UCALL_ASSERT:
 		return assertion(v, &uc);
 	case CVM_UCALL_DONE:
 		v->stats.ucall_done++;
 		cvm_vm_request_end(v->vm, CVM_EXIT_OK, "guest done");
-		return CVM_ACT_STOP;
+		return CVM_VACT_STOP;
 	case CVM_UCALL_PRINT:
 		print(v, &uc);
-		return CVM_ACT_CONTINUE;
+		return CVM_VACT_CONTINUE;
 	default:
 		return refuse(v);
 	}

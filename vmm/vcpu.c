@@ -197,10 +197,10 @@ static void state_running(struct cvm_vcpu *v)
 static void state_in_vmm(struct cvm_vcpu *v)
 {
 	switch (cvm_vcpu_handle_exit(v)) {
-	case CVM_ACT_BLOCK:
+	case CVM_VACT_BLOCK:
 		set_state(v, CVM_VCPU_BLOCKED);
 		break;
-	case CVM_ACT_STOP:
+	case CVM_VACT_STOP:
 		set_state(v, CVM_VCPU_EXITING);
 		break;
 	default:

@@ -26,8 +26,8 @@
  *                  KVM_RUN exit  |  | STOP request          | exit handled
  *                                v  |                       |
  *                             IN_VMM ----------------------+
- *                                |  \--CVM_ACT_BLOCK--> BLOCKED --WAKE--> RUNNING
- *                 CVM_ACT_STOP   |                        |
+ *                                |  \--CVM_VACT_BLOCK--> BLOCKED --WAKE--> RUNNING
+ *                 CVM_VACT_STOP   |                        |
  *                                v                        | STOP request
  *                             EXITING <-------------------+
  *                                |  (records MP state, answers the mailbox)
@@ -190,7 +190,6 @@ enum cvm_vcpu_action cvm_vcpu_handle_exit(struct cvm_vcpu *vcpu);
 enum cvm_vcpu_action cvm_exit_io(struct cvm_vcpu *vcpu, struct kvm_run *run);
 enum cvm_vcpu_action cvm_exit_mmio(struct cvm_vcpu *vcpu, struct kvm_run *run);
 const char *cvm_kvm_exit_name(uint32_t reason);
-const char *cvm_mp_state_name(int mp_state);
 
 /* ---- ucall.c ---- */
 /* A 32-bit OUT of `value` to CVM_PORT_UCALL: validates and acts on the ucall. */

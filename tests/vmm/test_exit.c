@@ -110,7 +110,7 @@ static void test_io_out_single(void **state)
 	uint8_t *d = io_exit(f, KVM_EXIT_IO_OUT, 0x3f8, 1, 1);
 
 	d[0] = 'A';
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_CONTINUE);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_CONTINUE);
 	assert_int_equal(f->naccess, 1);
 	assert_int_equal(f->port[0], 0x3f8);
 	assert_int_equal(f->size[0], 1);
@@ -127,7 +127,7 @@ static void test_io_string_out_and_in(void **state)
 	const uint16_t words[3] = {0x1111, 0x2222, 0x3333};
 
 	memcpy(d, words, sizeof(words));
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_CONTINUE);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_CONTINUE);
 	assert_int_equal(f->naccess, 3);
 	for (unsigned int i = 0; i < 3; i++) {
 		assert_int_equal(f->val[i], words[i]);
@@ -137,7 +137,7 @@ static void test_io_string_out_and_in(void **state)
 	d = io_exit(f, KVM_EXIT_IO_IN, 0x71, 4, 4);
 	memset(d, 0, 16);
 	f->next_in = 0xa0000001;
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_CONTINUE);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_CONTINUE);
 	for (unsigned int i = 0; i < 4; i++) {
 		uint32_t v;
 		memcpy(&v, d + 4 * i, 4);
@@ -159,23 +159,23 @@ static void test_io_malformed_exits_are_refused(void **state)
 	struct fixture *f = *state;
 
 	io_exit(f, KVM_EXIT_IO_OUT, 0x80, 3, 1); /* size 3 */
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_STOP);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_STOP);
 	assert_int_equal(atomic_load(&f->vm.end_status), CVM_EXIT_FAILURE);
 	assert_int_equal(f->naccess, 0);
 
 	atomic_store(&f->vm.end_claimed, 0);
 	atomic_store(&f->vm.end_status, -1);
 	io_exit(f, KVM_EXIT_IO_OUT, 0x80, 4, 2049); /* 4 bytes past the end of the mapping */
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_STOP);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_STOP);
 	assert_int_equal(f->naccess, 0);
 
 	atomic_store(&f->vm.end_claimed, 0);
 	atomic_store(&f->vm.end_status, -1);
 	io_exit(f, KVM_EXIT_IO_OUT, 0x80, 1, 1);
 	f->run->io.data_offset = RUN_SIZE; /* at the very end */
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_STOP);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_STOP);
 	f->run->io.data_offset = UINT64_MAX;
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_STOP);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_STOP);
 	assert_int_equal(f->naccess, 0);
 }
 
@@ -186,7 +186,7 @@ static void test_io_ending_the_vm_stops_the_vcpu(void **state)
 	uint32_t v = 3;
 
 	memcpy(d, &v, 4);
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_STOP);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_STOP);
 	assert_int_equal(atomic_load(&f->vm.end_status), 7);
 	/* The first reason to end wins. */
 	assert_false(cvm_vm_request_end(&f->vm, CVM_EXIT_TIMEOUT, "timeout"));
@@ -203,7 +203,7 @@ static void test_mmio_unhandled(void **state)
 	f->run->mmio.len = 4;
 	f->run->mmio.is_write = 0;
 	memset(f->run->mmio.data, 0, 8);
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_CONTINUE);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_CONTINUE);
 	assert_int_equal(f->run->mmio.data[0], 0xff);
 	assert_int_equal(f->run->mmio.data[3], 0xff);
 	assert_int_equal(f->run->mmio.data[4], 0);
@@ -233,7 +233,7 @@ static void test_mmio_unhandled(void **state)
 static void expect_end(struct fixture *f, uint32_t reason, int status)
 {
 	f->run->exit_reason = reason;
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[1]), CVM_ACT_STOP);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[1]), CVM_VACT_STOP);
 	assert_int_equal(atomic_load(&f->vm.end_status), status);
 }
 
@@ -304,22 +304,22 @@ static void test_ucall_hostile_addresses(void **state)
 
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ucall_out(f, bad[i]);
-		assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_CONTINUE);
+		assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_CONTINUE);
 	}
 	/* Wrong access size and repeated OUT are refused too. */
 	put_ucall(f, 0x1000, CVM_UCALL_DONE);
 	io_exit(f, KVM_EXIT_IO_OUT, CVM_PORT_UCALL, 2, 1);
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_CONTINUE);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_CONTINUE);
 	io_exit(f, KVM_EXIT_IO_OUT, CVM_PORT_UCALL, 4, 2);
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_CONTINUE);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_CONTINUE);
 	/* An unknown command. */
 	put_ucall(f, 0x2000, 77);
 	ucall_out(f, 0x2000);
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_CONTINUE);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_CONTINUE);
 	/* An IN from the port reads all ones and is refused. */
 	uint8_t *d = io_exit(f, KVM_EXIT_IO_IN, CVM_PORT_UCALL, 4, 1);
 	memset(d, 0, 4);
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_CONTINUE);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_CONTINUE);
 	assert_int_equal(d[0], 0xff);
 	assert_int_equal(f->vcpu[0].stats.ucall_bad, 9);
 	assert_int_equal(atomic_load(&f->vm.end_status), -1);
@@ -333,7 +333,7 @@ static void test_ucall_reports_bounded(void **state)
 	put_ucall(f, 0x3000, CVM_UCALL_REPORT);
 	for (unsigned int i = 0; i < CVM_VCPU_REPORTS_KEPT + 10; i++) {
 		ucall_out(f, 0x3000);
-		assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[1]), CVM_ACT_CONTINUE);
+		assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[1]), CVM_VACT_CONTINUE);
 	}
 	assert_int_equal(f->vcpu[1].stats.ucall_reports, CVM_VCPU_REPORTS_KEPT + 10);
 	assert_int_equal(f->vcpu[1].stats.nreports_kept, CVM_VCPU_REPORTS_KEPT);
@@ -349,12 +349,12 @@ static void test_ucall_done_and_assert(void **state)
 
 	put_ucall(f, 0x3000, CVM_UCALL_ASSERT);
 	ucall_out(f, 0x3000);
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[1]), CVM_ACT_STOP);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[1]), CVM_VACT_STOP);
 	assert_int_equal(atomic_load(&f->vm.end_status), CVM_EXIT_GUEST_ASSERT);
 	/* A DONE after the assertion does not change the outcome. */
 	put_ucall(f, 0x3100, CVM_UCALL_DONE);
 	ucall_out(f, 0x3100);
-	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_ACT_STOP);
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_STOP);
 	assert_int_equal(atomic_load(&f->vm.end_status), CVM_EXIT_GUEST_ASSERT);
 	assert_int_equal(f->vcpu[0].stats.ucall_done, 1);
 }
