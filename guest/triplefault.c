@@ -1,0 +1,5 @@
+/* placeholder */
+#include "guest/lib/kit.h"
+void guest_main(void)
+{
+}
