@@ -40,4 +40,13 @@ __attribute__((format(printf, 1, 2))) void guest_printf_locked(const char *fmt, 
 /* For crash reports: tries the console lock a bounded number of times; true if taken. */
 bool guest_console_lock_bounded(void);
 
+/* The formatter behind the functions above (format.c): calls put for each character. */
+struct kit_sink {
+	void (*put)(struct kit_sink *s, char c);
+	char *buf; /* guest_vsnprintf's target */
+	size_t cap;
+	size_t n; /* characters produced so far */
+};
+void kit_format(struct kit_sink *s, const char *fmt, va_list ap);
+
 #endif
