@@ -194,6 +194,28 @@ static bool kvm_usable(void)
 	return true;
 }
 
+/*
+ * Runs a hand-made guest (`code` at the entry of a crafted multiboot ELF called
+ * `name`) with `args` before the image and the rest of `s` as given; statistics
+ * are always asked for. Returns 0, SKIP without KVM, or 1 if corevm could not run.
+ */
+static int run_code(const char *name, const uint8_t *code, size_t len, const char *const *args,
+                    struct cvm_run_spec s, struct cvm_result *r)
+{
+	static const char *argv[32];
+	unsigned int n = 0;
+
+	if (!kvm_usable())
+		return SKIP;
+	for (; args[n] && n < 30; n++)
+		argv[n] = args[n];
+	argv[n++] = crafted_elf_code(name, 0x100000, 0, true, code, len);
+	argv[n] = NULL;
+	s.args = argv;
+	s.want_stats = true;
+	return h_run(&s, r) ? 0 : 1;
+}
+
 static int case_kvm_not_accessible(void)
 {
 	const char *img = crafted_elf("ok.elf", 0x100000, 0, true);
@@ -255,14 +277,12 @@ static int case_cpus_above_kvm_max(void)
 
 static int case_crafted_multiboot(void)
 {
-	const char *img = crafted_elf("ok.elf", 0x100000, 0, true);
-	struct cvm_run_spec s = {.args = ARGS(TO, "--mem", "4M", img), .want_stats = true};
 	struct cvm_result r;
+	int rc = run_code("ok.elf", code_exit42, sizeof(code_exit42), ARGS(TO, "--mem", "4M"),
+	                  (struct cvm_run_spec){0}, &r);
 
-	if (!kvm_usable())
-		return SKIP;
-	if (!h_run(&s, &r))
-		return 1;
+	if (rc)
+		return rc;
 	CHECK(r.status == ((0x2a << 1) | 1), "status %d, want %d", r.status, (0x2a << 1) | 1);
 	CHECK(r.errlen == 0, "stderr not empty");
 	CHECK(r.stats != NULL, "no statistics written");
@@ -318,22 +338,18 @@ static const uint8_t code_uart_echo[] = {
 /* Input from a pipe reaches the guest in order, none lost, though it exceeds the 16-byte FIFO. */
 static int case_uart_stdin_echo(void)
 {
-	const char *img = crafted_elf_code("echo.elf", 0x100000, 0, true, code_uart_echo,
-	                                   sizeof(code_uart_echo));
 	char input[301];
-	struct cvm_run_spec s = {.args = ARGS(TO, "--mem", "4M", img), .want_stats = true};
 	struct cvm_result r;
+	int rc;
 
-	if (!kvm_usable())
-		return SKIP;
 	for (unsigned int i = 0; i < 300; i++)
 		input[i] = (char)(0x20 + i % 90);
 	input[299] = '\n';
 	input[300] = 0;
-	s.stdin_data = input;
-	s.stdin_len = 300;
-	if (!h_run(&s, &r))
-		return 1;
+	rc = run_code("echo.elf", code_uart_echo, sizeof(code_uart_echo), ARGS(TO, "--mem", "4M"),
+	              (struct cvm_run_spec){.stdin_data = input, .stdin_len = 300}, &r);
+	if (rc)
+		return rc;
 	CHECK(r.status == 1, "status %d", r.status);
 	CHECK(r.outlen == 300 && !memcmp(r.out, input, 300), "echo differs (%zu bytes)", r.outlen);
 	CHECK(h_int(r.stats, "vm.devices.uart.rx_overruns") == 0, "rx_overruns");
@@ -362,16 +378,12 @@ static const uint8_t code_unclaimed_ports[] = {
 
 static int case_i8042_reset(void)
 {
-	const char *img = crafted_elf_code("reset.elf", 0x100000, 0, true, code_i8042_reset,
-	                                   sizeof(code_i8042_reset));
-	struct cvm_run_spec s = {.args = ARGS(TO, "--cpus", "2", "--mem", "4M", img),
-	                         .want_stats = true};
 	struct cvm_result r;
+	int rc = run_code("reset.elf", code_i8042_reset, sizeof(code_i8042_reset),
+	                  ARGS(TO, "--cpus", "2", "--mem", "4M"), (struct cvm_run_spec){0}, &r);
 
-	if (!kvm_usable())
-		return SKIP;
-	if (!h_run(&s, &r))
-		return 1;
+	if (rc)
+		return rc;
 	CHECK(r.status == CVM_EXIT_RESET, "status %d, want %d", r.status, CVM_EXIT_RESET);
 	CHECK(h_int(r.stats, "vm.devices.i8042.resets") == 1, "i8042 resets");
 	h_result_free(&r);
@@ -380,16 +392,13 @@ static int case_i8042_reset(void)
 
 static int case_unclaimed_ports(void)
 {
-	const char *img = crafted_elf_code("ports.elf", 0x100000, 0, true, code_unclaimed_ports,
-	                                   sizeof(code_unclaimed_ports));
-	struct cvm_run_spec s = {.args = ARGS(TO, "--mem", "4M", img), .want_stats = true};
 	struct cvm_result r;
 	struct json_object *ports;
+	int rc = run_code("ports.elf", code_unclaimed_ports, sizeof(code_unclaimed_ports),
+	                  ARGS(TO, "--mem", "4M"), (struct cvm_run_spec){0}, &r);
 
-	if (!kvm_usable())
-		return SKIP;
-	if (!h_run(&s, &r))
-		return 1;
+	if (rc)
+		return rc;
 	CHECK(r.status == 1, "status %d", r.status);
 	ports = h_get(r.stats, "vm.unhandled_pio", json_type_array);
 	CHECK(ports && json_object_array_length(ports) == 2, "two unclaimed ports");
@@ -403,15 +412,12 @@ static int case_unclaimed_ports(void)
 
 static int case_uart_bytes_exact(void)
 {
-	const char *img =
-	        crafted_elf_code("uart.elf", 0x100000, 0, true, code_uart256, sizeof(code_uart256));
-	struct cvm_run_spec s = {.args = ARGS(TO, "--mem", "4M", img), .want_stats = true};
 	struct cvm_result r;
+	int rc = run_code("uart.elf", code_uart256, sizeof(code_uart256), ARGS(TO, "--mem", "4M"),
+	                  (struct cvm_run_spec){0}, &r);
 
-	if (!kvm_usable())
-		return SKIP;
-	if (!h_run(&s, &r))
-		return 1;
+	if (rc)
+		return rc;
 	CHECK(r.status == 1, "status %d", r.status);
 	CHECK(r.outlen == 256, "stdout has %zu bytes, want 256", r.outlen);
 	for (unsigned int i = 0; i < 256 && i < r.outlen; i++)
@@ -425,17 +431,13 @@ static int case_uart_bytes_exact(void)
 
 static int case_sigterm_stops_the_vm(void)
 {
-	const char *img = crafted_elf_code("spin.elf", 0x100000, 0, true, code_print_spin,
-	                                   sizeof(code_print_spin));
-	struct cvm_run_spec s = {.args = ARGS(TO, "--cpus", "4", "--mem", "4M", img),
-	                         .want_stats = true,
-	                         .signal_after_output = SIGTERM};
 	struct cvm_result r;
+	int rc = run_code("spin.elf", code_print_spin, sizeof(code_print_spin),
+	                  ARGS(TO, "--cpus", "4", "--mem", "4M"),
+	                  (struct cvm_run_spec){.signal_after_output = SIGTERM}, &r);
 
-	if (!kvm_usable())
-		return SKIP;
-	if (!h_run(&s, &r))
-		return 1;
+	if (rc)
+		return rc;
 	CHECK(r.status == CVM_EXIT_SIGNAL, "status %d, want %d", r.status, CVM_EXIT_SIGNAL);
 	CHECK(r.outlen == 1 && r.out[0] == 'R', "stdout '%s'", r.out);
 	CHECK(h_lines(r.err) == 1 && strstr(r.err, "stopped by"), "one line saying why");
@@ -448,17 +450,13 @@ static int case_sigterm_stops_the_vm(void)
 
 static int case_timeout(void)
 {
-	const char *img = crafted_elf_code("spin.elf", 0x100000, 0, true, code_print_spin,
-	                                   sizeof(code_print_spin));
-	struct cvm_run_spec s = {
-	        .args = ARGS("--timeout", "300ms", "--cpus", "4", "--mem", "4M", img),
-	        .want_stats = true};
 	struct cvm_result r;
+	int rc = run_code("spin.elf", code_print_spin, sizeof(code_print_spin),
+	                  ARGS("--timeout", "300ms", "--cpus", "4", "--mem", "4M"),
+	                  (struct cvm_run_spec){0}, &r);
 
-	if (!kvm_usable())
-		return SKIP;
-	if (!h_run(&s, &r))
-		return 1;
+	if (rc)
+		return rc;
 	CHECK(r.status == CVM_EXIT_TIMEOUT, "status %d, want %d", r.status, CVM_EXIT_TIMEOUT);
 	CHECK(r.outlen == 1 && r.out[0] == 'R', "the guest's output was not flushed: '%s'", r.out);
 	CHECK(h_lines(r.err) == 1 && strstr(r.err, "timeout"), "one line saying why");
