@@ -37,4 +37,5 @@ const struct cvm_irqchip_ops cvm_irqchip_kernel_ops = {
         .vcpu_init = kernel_vcpu_init,
         .set_irq = kernel_set_irq,
         .sees_halts = false,
+        .owns_lifecycle = false,
 };

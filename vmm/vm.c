@@ -31,6 +31,38 @@ static const struct {
         {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
 };
 
+const char *cvm_irqchip_mode_name(enum cvm_irqchip_mode m)
+{
+	switch (m) {
+	case CVM_IRQCHIP_KERNEL:
+		return "kernel";
+	case CVM_IRQCHIP_SPLIT:
+		return "split";
+	case CVM_IRQCHIP_USER:
+		return "user";
+	}
+	return "?";
+}
+
+static const struct cvm_irqchip_ops *irqchip_ops(enum cvm_irqchip_mode m)
+{
+	switch (m) {
+	case CVM_IRQCHIP_SPLIT:
+		return &cvm_irqchip_split_ops;
+	case CVM_IRQCHIP_USER:
+		return &cvm_irqchip_user_ops;
+	default:
+		return &cvm_irqchip_kernel_ops;
+	}
+}
+
+int cvm_kvm_ioctl(int fd, unsigned long req, void *arg)
+{
+	int r = ioctl(fd, req, arg);
+
+	return r < 0 ? -errno : r;
+}
+
 static int xioctl(int fd, unsigned long req, void *arg)
 {
 	int r;
@@ -339,7 +371,8 @@ int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *
 	vm->ncpus = cfg->ncpus;
 	vm->gmem = *cfg->gmem;
 	vm->boot_name = cfg->boot_name;
-	vm->irqchip = &cvm_irqchip_kernel_ops;
+	vm->irqchip = irqchip_ops(cfg->irqchip);
+	vm->ioctl = cvm_kvm_ioctl;
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	atomic_init(&vm->end_status, -1);
 	atomic_init(&vm->end_claimed, 0);
@@ -409,6 +442,8 @@ void cvm_vm_destroy(struct cvm_vm *vm)
 		if (v->vm)
 			cvm_mailbox_destroy(&v->mbox);
 	}
+	if (vm->irqchip && vm->irqchip->destroy)
+		vm->irqchip->destroy(vm);
 	free(vm->vcpu);
 	if (vm->wake_fd >= 0)
 		close(vm->wake_fd);

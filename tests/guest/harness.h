@@ -35,6 +35,15 @@ struct cvm_run_spec {
 /* Paths set by main(): the corevm binary, the guests' folder, a private temp folder. */
 extern const char *h_corevm, *h_guests, *h_tmp;
 
+/* The irqchip mode every run gets (--irqchip MODE), or NULL for corevm's default. */
+extern const char *h_irqchip;
+
+/*
+ * Whether the KVM device ($COREVM_KVM_DEV or /dev/kvm) can be opened and offers
+ * what h_irqchip needs; if not, prints "SKIP: why" (the caller exits 77).
+ */
+bool h_kvm_usable(void);
+
 /* Runs corevm; false (after printing why) if it could not be run or did not end in time. */
 bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r);
 void h_result_free(struct cvm_result *r);

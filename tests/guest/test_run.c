@@ -3,7 +3,9 @@
  * binary and checks its exit status, output and statistics. Bad-input cases
  * need no KVM; the others skip (77) without a usable /dev/kvm.
  *
- * usage: test_run CASE COREVM GUEST_DIR
+ * usage: test_run CASE COREVM GUEST_DIR [IRQCHIP]
+ * With IRQCHIP (user, split, kernel) every corevm run gets --irqchip IRQCHIP,
+ * and the case skips (77) if the host's KVM cannot offer that mode.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,7 +136,7 @@ static int case_usage_errors(void)
 	        {ARGS("--timeout", "10", img), "--timeout", "10"},
 	        {ARGS("--timeout", "soon", img), "--timeout", "soon"},
 	        {ARGS("--boot", "linux", img), "--boot", "linux"},
-	        {ARGS("--irqchip", "user", img), "--irqchip", "user"},
+	        {ARGS("--irqchip", "pic", img), "--irqchip", "pic"},
 	        {ARGS("--frobnicate", img), "--frobnicate", NULL},
 	        {ARGS("--cpus"), "--cpus", NULL},
 	        {ARGS("--cpus", "2"), "IMAGE", NULL},
@@ -182,18 +184,13 @@ static int case_kvm_absent(void)
 	return 0;
 }
 
-/* Whether KVM can be used; COREVM_KVM_DEV (as corevm reads it) lets a run pretend it is absent. */
+/*
+ * Whether KVM can be used in the irqchip mode under test; COREVM_KVM_DEV (as
+ * corevm reads it) lets a run pretend it is absent.
+ */
 static bool kvm_usable(void)
 {
-	const char *dev = getenv("COREVM_KVM_DEV") ? getenv("COREVM_KVM_DEV") : "/dev/kvm";
-	int fd = open(dev, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		printf("SKIP: %s: %s (this test needs KVM)\n", dev, strerror(errno));
-		return false;
-	}
-	close(fd);
-	return true;
+	return h_kvm_usable();
 }
 
 /*
@@ -928,12 +925,13 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s CASE COREVM GUEST_DIR\n", argv[0]);
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: %s CASE COREVM GUEST_DIR [IRQCHIP]\n", argv[0]);
 		return 2;
 	}
 	h_corevm = argv[2];
 	h_guests = argv[3];
+	h_irqchip = argc == 5 ? argv[4] : NULL;
 	h_tmp = mkdtemp(tmpl);
 	if (!h_tmp) {
 		perror("mkdtemp");
