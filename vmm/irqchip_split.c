@@ -89,9 +89,9 @@ static int split_create(struct cvm_vm *vm)
 	struct split_chip *s;
 	int e;
 
-	if (cvm_kvm_ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_SPLIT_IRQCHIP) <= 0)
+	if (vm->ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_SPLIT_IRQCHIP) <= 0)
 		return -ENOTSUP;
-	e = cvm_kvm_ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
+	e = vm->ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
 	if (e < 0)
 		return e;
 	s = calloc(1, sizeof(*s));
@@ -124,7 +124,7 @@ static int split_vcpu_init(struct cvm_vcpu *vcpu, bool is_bsp)
 	struct kvm_mp_state mp = {.mp_state = is_bsp ? KVM_MP_STATE_RUNNABLE
 	                                             : KVM_MP_STATE_UNINITIALIZED};
 
-	return cvm_kvm_ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp);
+	return vcpu->vm->ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp);
 }
 
 static enum cvm_vcpu_action split_handle_exit(struct cvm_vcpu *v, struct kvm_run *run)

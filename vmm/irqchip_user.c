@@ -321,6 +321,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 			break;
 		case CVM_ACT_INIT_RESET:
 			cvm_lapic_init_reset(&u->lapic);
+			run->cr8 = 0;
 			route_changed = true;
 			break;
 		case CVM_ACT_BLOCK:
@@ -468,6 +469,7 @@ static enum cvm_vcpu_action exit_apic_mmio(struct cvm_vcpu *v, struct kvm_run *r
 		memcpy(run->mmio.data, &val, 4);
 		return CVM_VACT_CONTINUE;
 	}
+	run->cr8 = u->lapic.tpr >> 4; /* the TPR may have changed: KVM's CR8 is the same register */
 	do_fx(v, &fx);
 	return CVM_VACT_CONTINUE;
 }
@@ -555,10 +557,12 @@ static enum cvm_vcpu_action exit_msr(struct cvm_vcpu *v, struct kvm_run *run)
 		v->stats.msr_gp++;
 		return CVM_VACT_CONTINUE;
 	}
-	if (!write)
+	if (!write) {
 		run->msr.data = data;
-	else
-		do_fx(v, &fx);
+		return CVM_VACT_CONTINUE;
+	}
+	run->cr8 = u->lapic.tpr >> 4;
+	do_fx(v, &fx);
 	return CVM_VACT_CONTINUE;
 }
 
@@ -674,21 +678,20 @@ static int user_create(struct cvm_vm *vm)
 	};
 	int e;
 
-	if (cvm_kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_X86_MSR_FILTER) <=
-	            0 ||
-	    cvm_kvm_ioctl(vm->vm_fd, KVM_CHECK_EXTENSION,
-	                  (void *)(long)KVM_CAP_X86_USER_SPACE_MSR) <= 0)
+	if (vm->ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_X86_MSR_FILTER) <= 0 ||
+	    vm->ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_X86_USER_SPACE_MSR) <=
+	            0)
 		return -ENOTSUP; /* the x2APIC MSRs could not reach corevm */
-	e = cvm_kvm_ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
+	e = vm->ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
 	if (e == 0)
-		e = cvm_kvm_ioctl(vm->vm_fd, KVM_X86_SET_MSR_FILTER, &filter);
+		e = vm->ioctl(vm->vm_fd, KVM_X86_SET_MSR_FILTER, &filter);
 	if (e < 0)
 		return e;
 	e = cvm_uchip_setup(vm, 0);
 	if (e < 0)
 		return e;
 	cvm_uchip(vm)->sync_regs =
-	        (cvm_kvm_ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_SYNC_REGS) &
+	        (vm->ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_SYNC_REGS) &
 	         (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)) ==
 	        (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS);
 	return cvm_uchip(vm)->timer->create(vm);
@@ -710,6 +713,8 @@ void cvm_uchip_vcpu_setup(struct cvm_vcpu *v, bool is_bsp, bool x2apic, uint8_t 
 
 	v->irqchip_data = u;
 	u->cpuid1_eax = cpuid1_eax;
+	atomic_store(&u->events,
+	             1); /* power-on: the first entry asks the core (APs never enter unasked) */
 	cvm_lapic_power_on(&u->lapic, &cfg);
 	cvm_lc_power_on(&u->lc, (is_bsp ? CVM_LC_OPT_BSP : 0) | CVM_LC_OPT_NMI_BY_HV);
 	publish_apr(u);
@@ -734,7 +739,7 @@ static void read_cpuid(struct cvm_vcpu *v, uint32_t *eax1, bool *x2apic, uint8_t
 	if (!t)
 		return;
 	t->nent = CPUID_READ_ENTRIES;
-	if (cvm_kvm_ioctl(v->fd, KVM_GET_CPUID2, t) == 0) {
+	if (v->vm->ioctl(v->fd, KVM_GET_CPUID2, t) == 0) {
 		for (unsigned int i = 0; i < t->nent; i++) {
 			const struct kvm_cpuid_entry2 *e = &t->entries[i];
 			if (e->function == 1) {
@@ -757,7 +762,7 @@ static int user_vcpu_init(struct cvm_vcpu *v, bool is_bsp)
 	int khz;
 
 	if (!c->tsc_khz) {
-		khz = cvm_kvm_ioctl(v->fd, KVM_GET_TSC_KHZ, NULL);
+		khz = v->vm->ioctl(v->fd, KVM_GET_TSC_KHZ, NULL);
 		if (khz <= 0)
 			return khz < 0 ? khz : -EINVAL;
 		c->tsc_khz = (uint32_t)khz;
@@ -770,7 +775,6 @@ static int user_vcpu_init(struct cvm_vcpu *v, bool is_bsp)
 
 static int user_thread_init(struct cvm_vcpu *v)
 {
-	v->reeval = true; /* an AP must not enter before the core says so */
 	return cvm_uchip(v->vm)->timer->thread_init(v);
 }
 
