@@ -9,6 +9,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ static void *timer_thread(void *arg)
 	struct cvm_vm *vm = arg;
 	struct cvm_uchip *c = cvm_uchip(vm);
 
+	prctl(PR_SET_TIMERSLACK, 1UL); /* the default 50 us slack would make every expiry late */
 	while (!atomic_load(&c->timer_stop)) {
 		uint32_t seq = atomic_load(&c->timer_seq);
 		uint64_t now = cvm_uchip_now(), next = CVM_NO_DEADLINE;

@@ -274,6 +274,15 @@ static int load_sipi(struct cvm_vcpu *v, uint8_t vector, unsigned int flags)
 	return 0;
 }
 
+/* How late this vCPU's thread expired its timer: the first samples are kept for --stats. */
+static void note_timer_late(struct cvm_vcpu *v, uint64_t ns)
+{
+	struct cvm_vcpu_stats *s = &v->stats;
+
+	if (s->ntimer_late < CVM_VCPU_TIMER_SAMPLES)
+		s->timer_late_ns[s->ntimer_late++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+}
+
 /* Whether a sleeping vCPU in this state can only be woken by NMI, SMI, INIT or SIPI. */
 static bool sleeps_for_good(const struct cvm_uvcpu *u, const struct kvm_run *run)
 {
@@ -308,6 +317,8 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		atomic_store_explicit(&u->events, 0, memory_order_relaxed);
 		if (cvm_lapic_next_deadline(&u->lapic) != CVM_NO_DEADLINE) {
 			now = cvm_uchip_now();
+			if (now >= cvm_lapic_next_deadline(&u->lapic))
+				note_timer_late(v, now - cvm_lapic_next_deadline(&u->lapic));
 			cvm_lapic_timer_expire(&u->lapic, &u->ctr, now);
 		}
 		in.intr_pending = cvm_lapic_pending(&u->lapic) >= 0;
@@ -667,7 +678,7 @@ static int user_create(struct cvm_vm *vm)
 	};
 	struct kvm_msr_filter filter = {
 	        .flags = KVM_MSR_FILTER_DEFAULT_ALLOW,
-	        .ranges = {{.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+	        .ranges = {{.flags = KVM_MSR_FILTER_WRITE, /* reads: KVM's copy, kept in step */
 	                    .nmsrs = 1,
 	                    .base = CVM_MSR_APIC_BASE,
 	                    .bitmap = (uint8_t *)&deny},

@@ -74,6 +74,7 @@ struct cvm_mailbox {
 #define CVM_KVM_EXIT_REASONS   64 /* exits counted per reason below this; the rest as "other" */
 #define CVM_VCPU_REPORTS_KEPT  32 /* ucall reports kept per vCPU (all are counted) */
 #define CVM_MMIO_PAGES_TRACKED 64 /* distinct unhandled MMIO pages counted per VM */
+#define CVM_VCPU_TIMER_SAMPLES 64 /* local APIC timer lateness samples kept per vCPU */
 
 struct cvm_ucall_report {
 	uint64_t stage;
@@ -96,14 +97,17 @@ struct cvm_vcpu_stats {
 	uint64_t halts; /* HLT seen by corevm (irqchips with sees_halts only) */
 	uint64_t ipis;  /* IPIs sent (irqchips with sees_halts only) */
 	/* Irqchips that own the lifecycle (owns_lifecycle), copied at thread exit. */
-	struct cvm_counters lc; /* the pure core's per-vCPU counters */
-	uint64_t ipis_received; /* IPI messages that reached this vCPU (any outcome) */
-	uint64_t sleeps;        /* times the thread slept in the BLOCKED state */
-	uint64_t apic_mmio;     /* xAPIC page accesses handled */
-	uint64_t apic_msr;      /* x2APIC, APIC_BASE and TSC_DEADLINE MSR accesses handled */
-	uint64_t msr_gp;        /* MSR accesses answered with #GP */
-	uint64_t smi_dropped;   /* SMIs not delivered: no SMM with this KVM (docs/irqchip.md) */
-	uint64_t apic_mmio_odd; /* xAPIC page accesses of another size or alignment (ignored) */
+	struct cvm_counters lc;   /* the pure core's per-vCPU counters */
+	uint64_t ipis_received;   /* IPI messages that reached this vCPU (any outcome) */
+	uint64_t sleeps;          /* times the thread slept in the BLOCKED state */
+	uint64_t apic_mmio;       /* xAPIC page accesses handled */
+	uint64_t apic_msr;        /* x2APIC, APIC_BASE and TSC_DEADLINE MSR accesses handled */
+	uint64_t msr_gp;          /* MSR accesses answered with #GP */
+	uint64_t smi_dropped;     /* SMIs not delivered: no SMM with this KVM (docs/irqchip.md) */
+	uint64_t apic_mmio_odd;   /* xAPIC page accesses of another size or alignment (ignored) */
+	unsigned int ntimer_late; /* samples in timer_late_ns */
+	uint32_t timer_late_ns
+	        [CVM_VCPU_TIMER_SAMPLES]; /* deadline -> expiry by the vCPU, first ones */
 	uint64_t ucall_reports, ucall_asserts, ucall_prints, ucall_done, ucall_bad;
 	unsigned int nreports_kept;
 	struct cvm_ucall_report report[CVM_VCPU_REPORTS_KEPT];
