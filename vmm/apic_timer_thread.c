@@ -123,4 +123,5 @@ const struct cvm_apic_timer_ops cvm_apic_timer_thread_ops = {
         .thread_init = thread_thread_init,
         .thread_exit = thread_thread_exit,
         .arm = thread_arm,
+        .sleep_timeout = false,
 };

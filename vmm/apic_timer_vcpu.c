@@ -1,13 +1,15 @@
 /*
- * Local APIC timers on one host timer per vCPU thread: a POSIX timer
- * (timer_create, SIGEV_THREAD_ID) that sends the vCPU's own kick signal at the
- * deadline, ending KVM_RUN or the BLOCKED sleep; the thread then expires the
- * core's timer itself. Armed lazily: a later deadline waits for the earlier
- * expiry, a cancelled one is left to fire once for nothing.
+ * Local APIC timers on the vCPU's own thread: in the guest, a POSIX timer
+ * (timer_create, SIGEV_THREAD_ID) sends the vCPU's kick signal at the deadline
+ * and ends KVM_RUN; asleep, the futex wait times out at the deadline. Either
+ * way the thread then expires the core's timer itself. The POSIX timer is
+ * armed lazily: a later deadline waits for the earlier expiry, a cancelled one
+ * is left to fire once for nothing.
  */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "vmm/irqchip_user.h"
 
@@ -35,6 +37,7 @@ static int vcpu_thread_init(struct cvm_vcpu *v)
 		return -errno;
 	u->has_htimer = true;
 	u->armed_ns = CVM_NO_DEADLINE;
+	prctl(PR_SET_TIMERSLACK, 1UL); /* futex timeouts: no 50 us default slack */
 	return 0;
 }
 
@@ -76,4 +79,5 @@ const struct cvm_apic_timer_ops cvm_apic_timer_vcpu_ops = {
         .thread_init = vcpu_thread_init,
         .thread_exit = vcpu_thread_exit,
         .arm = vcpu_arm,
+        .sleep_timeout = true,
 };

@@ -50,10 +50,12 @@ struct cvm_irqchip_ops {
 	enum cvm_vcpu_action (*handle_exit)(struct cvm_vcpu *vcpu, struct kvm_run *run);
 	/*
 	 * BLOCKED: sleep until an event for this vCPU or a mailbox request (STOP)
-	 * arrives; returns CONTINUE (go back to pre_entry) or STOP. A kick (the
-	 * vCPU's signal) must end the sleep. Irqchips without it never block.
+	 * arrives; returns CONTINUE (go back to pre_entry) or STOP. The wake hook
+	 * must end the sleep. Irqchips without it never block.
 	 */
 	enum cvm_vcpu_action (*block)(struct cvm_vcpu *vcpu);
+	/* Ends the block hook's sleep (a mailbox request was posted); any thread. */
+	void (*wake)(struct cvm_vcpu *vcpu);
 	/* EXITING, on the vCPU thread: final MP state and counters into vcpu->stats. */
 	void (*thread_exit)(struct cvm_vcpu *vcpu);
 	/* Device interrupt line (GSI) level change; returns 0 or -errno. */

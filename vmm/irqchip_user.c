@@ -9,9 +9,13 @@
 #include "vmm/irqchip_user.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -31,19 +35,84 @@ uint64_t cvm_uchip_now(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-/* ---- events, kicks and the deadlock check ---- */
+/* ---- events, wake-ups, kicks and the deadlock check ---- */
 
-void cvm_uchip_notify(struct cvm_vcpu *v)
+/*
+ * Sleeping vCPUs wait on their group's futex word (32 vCPUs per word, one
+ * bitset bit each), so that one FUTEX_WAKE_BITSET wakes every sleeping target
+ * of a broadcast: the sender issues one syscall per 32 targets instead of one
+ * per target, each of which is a point where the woken vCPU may take the
+ * sender's CPU (KVM's own kicks all happen inside one exit).
+ */
+#define SLEEP_GROUP 32u
+
+static _Atomic uint32_t *sleep_word(struct cvm_uchip *c, unsigned int vcpu)
+{
+	return &c->sleep_seq[vcpu / SLEEP_GROUP];
+}
+
+static uint32_t sleep_bit(unsigned int vcpu)
+{
+	return 1u << (vcpu % SLEEP_GROUP);
+}
+
+/* Wake-ups collected while a message is accepted, issued together afterwards. */
+struct wake_batch {
+	uint32_t groups; /* bit g: sleep_bits[g] is not empty */
+	uint32_t sleep_bits[CVM_APIC_MAX_VCPUS / SLEEP_GROUP];
+	unsigned int nkick;
+	uint16_t kick[CVM_APIC_MAX_VCPUS]; /* in KVM_RUN or about to enter: signal */
+};
+
+/*
+ * vCPU `v` has something new: set its events flag and, if nobody has done so
+ * since it last looked and it is not in the VMM (where it looks again before
+ * entering or sleeping), plan its wake-up or kick.
+ */
+static void wake_add(struct wake_batch *b, struct cvm_vcpu *v)
 {
 	struct cvm_uvcpu *u = cvm_uvcpu(v);
 	int s;
 
-	/* Whoever sets the flag first since the vCPU last looked decides on the kick. */
 	if (atomic_exchange(&u->events, 1))
 		return;
-	s = atomic_load(&v->state);
-	if (s == CVM_VCPU_RUNNING || s == CVM_VCPU_BLOCKED)
-		cvm_vcpu_kick(v);
+	s = atomic_load(&v->state); /* seq_cst after the exchange: see the header */
+	if (s == CVM_VCPU_BLOCKED) {
+		b->sleep_bits[v->index / SLEEP_GROUP] |= sleep_bit(v->index);
+		b->groups |= 1u << (v->index / SLEEP_GROUP);
+	} else if (s == CVM_VCPU_RUNNING) {
+		b->kick[b->nkick++] = (uint16_t)v->index;
+	}
+}
+
+static void futex_wake_bits(_Atomic uint32_t *w, uint32_t bits)
+{
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, NULL, NULL, bits);
+}
+
+static void wake_flush(struct cvm_vm *vm, struct wake_batch *b)
+{
+	struct cvm_uchip *c = cvm_uchip(vm);
+
+	for (uint32_t g = b->groups; g; g &= g - 1) {
+		unsigned int i = (unsigned int)__builtin_ctz(g);
+		/* The bump makes a sleeper that has not reached futex_wait yet return at once. */
+		atomic_fetch_add(&c->sleep_seq[i], 1);
+		futex_wake_bits(&c->sleep_seq[i], b->sleep_bits[i]);
+	}
+	for (unsigned int i = 0; i < b->nkick; i++)
+		cvm_vcpu_kick(&vm->vcpu[b->kick[i]]);
+}
+
+void cvm_uchip_notify(struct cvm_vcpu *v)
+{
+	struct wake_batch b;
+
+	b.groups = 0;
+	b.nkick = 0;
+	wake_add(&b, v);
+	if (b.groups || b.nkick)
+		wake_flush(v->vm, &b);
 }
 
 /* Under u->lock: the vCPU is no longer asleep for good. */
@@ -102,10 +171,10 @@ static void publish_route(struct cvm_vcpu *v)
 
 /* ---- routing: resolve under the read lock, accept per target under its lock ---- */
 
-static void accept_one(struct cvm_vm *vm, unsigned int i, const struct cvm_apic_msg *m)
+static void accept_one(struct cvm_vm *vm, unsigned int i, const struct cvm_apic_msg *m,
+                       struct wake_batch *b)
 {
 	struct cvm_uchip *c = cvm_uchip(vm);
-	struct cvm_vcpu *t = &vm->vcpu[i];
 	struct cvm_uvcpu *u = &c->v[i];
 	enum cvm_disp d;
 
@@ -118,7 +187,7 @@ static void accept_one(struct cvm_vm *vm, unsigned int i, const struct cvm_apic_
 	publish_apr(u);
 	pthread_mutex_unlock(&u->lock);
 	if (d == CVM_DISP_ACCEPTED)
-		cvm_uchip_notify(t);
+		wake_add(b, &vm->vcpu[i]);
 }
 
 /*
@@ -129,6 +198,7 @@ static void accept_one(struct cvm_vm *vm, unsigned int i, const struct cvm_apic_
 static void route(struct cvm_vm *vm, const struct cvm_apic_msg *m)
 {
 	struct cvm_uchip *c = cvm_uchip(vm);
+	struct wake_batch b;
 	cvm_apic_set t;
 	unsigned int i;
 
@@ -142,7 +212,10 @@ static void route(struct cvm_vm *vm, const struct cvm_apic_msg *m)
 	pthread_rwlock_unlock(&c->bus_lock);
 	if (!i)
 		return;
-	cvm_bitmap_for_each(i, t, vm->ncpus) accept_one(vm, i, m);
+	b.groups = 0;
+	b.nkick = 0;
+	cvm_bitmap_for_each(i, t, vm->ncpus) accept_one(vm, i, m, &b);
+	wake_flush(vm, &b);
 }
 
 static void ioapic_deliver(void *ctx, const struct cvm_apic_msg *m)
@@ -157,8 +230,11 @@ static void do_fx(struct cvm_vcpu *v, const struct cvm_lapic_fx *fx)
 		v->stats.ipis++;
 		route(v->vm, &fx->ipi);
 	}
-	if (fx->flags & CVM_FX_LOCAL)
-		accept_one(v->vm, v->index, &fx->local);
+	if (fx->flags & CVM_FX_LOCAL) {
+		struct wake_batch b = {.groups = 0, .nkick = 0};
+		accept_one(v->vm, v->index, &fx->local,
+		           &b); /* to itself: it looks before entering */
+	}
 	if (fx->flags & CVM_FX_EOI)
 		cvm_vioapic_eoi(&cvm_uchip(v->vm)->ioapic, fx->eoi_vector);
 	if (fx->flags & CVM_FX_ROUTE)
@@ -336,6 +412,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 			route_changed = true;
 			break;
 		case CVM_ACT_BLOCK:
+			u->sleep_until = cvm_lapic_next_deadline(&u->lapic);
 			if (sleeps_for_good(u, run) && !u->dead) {
 				u->dead = true;
 				check = atomic_fetch_add(&c->ndead, 1) + 1 == vm->ncpus;
@@ -428,16 +505,38 @@ static enum cvm_vcpu_action user_pre_entry(struct cvm_vcpu *v)
 	return CVM_VACT_CONTINUE;
 }
 
+/*
+ * BLOCKED: sleep on the group's futex word with this vCPU's bit until a waker
+ * bumps it, or (vcpu timer strategy) until the local APIC timer's deadline.
+ * The state is BLOCKED (seq_cst) already and the word is read before the
+ * events flag: an event set before the read is seen here, one set after it
+ * bumps the word (futex_wait then returns at once) or wakes the sleeper.
+ */
 static enum cvm_vcpu_action user_block(struct cvm_vcpu *v)
 {
+	struct cvm_uchip *c = cvm_uchip(v->vm);
 	struct cvm_uvcpu *u = cvm_uvcpu(v);
+	_Atomic uint32_t *w = sleep_word(c, v->index);
+	uint32_t seen = atomic_load(w);
+	uint64_t until = c->timer->sleep_timeout ? u->sleep_until : CVM_NO_DEADLINE;
+	struct timespec ts = {.tv_sec = (time_t)(until / 1000000000ull),
+	                      .tv_nsec = (long)(until % 1000000000ull)};
 
-	/* State is BLOCKED (seq_cst) already: a later event kicks us, an earlier one is seen here. */
 	if (atomic_load(&v->mbox.pending) || atomic_load(&u->events))
 		return CVM_VACT_CONTINUE;
 	v->stats.sleeps++;
-	cvm_vcpu_wait_kick();
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_BITSET_PRIVATE, seen,
+	        until == CVM_NO_DEADLINE ? NULL : &ts, NULL, sleep_bit(v->index));
 	return CVM_VACT_CONTINUE;
+}
+
+/* A mailbox request (STOP) for a sleeping vCPU: the kick signal does not end a futex sleep. */
+static void user_wake(struct cvm_vcpu *v)
+{
+	struct cvm_uchip *c = cvm_uchip(v->vm);
+
+	atomic_fetch_add(sleep_word(c, v->index), 1);
+	futex_wake_bits(sleep_word(c, v->index), sleep_bit(v->index));
 }
 
 static enum cvm_vcpu_action exit_hlt(struct cvm_vcpu *v)
@@ -654,6 +753,12 @@ int cvm_uchip_setup(struct cvm_vm *vm, uint32_t tsc_khz)
 		return e ? e : -ENOMEM;
 	}
 	memset(c->v, 0, vsize);
+	c->sleep_seq = calloc(vm->ncpus / SLEEP_GROUP + 1, sizeof(*c->sleep_seq));
+	if (!c->sleep_seq) {
+		free(c->v);
+		free(c);
+		return -ENOMEM;
+	}
 	pthread_rwlock_init(&c->bus_lock, NULL);
 	cvm_vioapic_init(&c->ioapic, ioapic_deliver, NULL, vm);
 	atomic_init(&c->ndead, 0);
@@ -823,6 +928,7 @@ static void user_destroy(struct cvm_vm *vm)
 		pthread_mutex_destroy(&c->v[i].lock);
 	cvm_vioapic_destroy(&c->ioapic);
 	pthread_rwlock_destroy(&c->bus_lock);
+	free((void *)c->sleep_seq);
 	free(c->v);
 	free(c);
 	vm->irqchip_data = NULL;
@@ -837,6 +943,7 @@ const struct cvm_irqchip_ops cvm_irqchip_user_ops = {
         .pre_entry = user_pre_entry,
         .handle_exit = user_handle_exit,
         .block = user_block,
+        .wake = user_wake,
         .thread_exit = user_thread_exit,
         .set_irq = user_set_irq,
         .stats = user_stats,

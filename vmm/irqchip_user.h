@@ -45,6 +45,8 @@ struct cvm_apic_timer_ops {
 	 * (kick or wake it) at or after that time; a spurious wake is harmless.
 	 */
 	void (*arm)(struct cvm_vcpu *v, uint64_t deadline_ns, uint64_t now_ns);
+	/* Whether a sleeping vCPU wakes itself at its deadline (futex timeout) or is woken. */
+	bool sleep_timeout;
 };
 
 extern const struct cvm_apic_timer_ops cvm_apic_timer_vcpu_ops;
@@ -69,9 +71,10 @@ struct cvm_uvcpu {
 	_Atomic uint64_t due_ns; /* timer thread strategy: when to kick this vCPU */
 
 	/* vCPU thread only. */
-	bool intr_wait;  /* an interrupt waits for the window (request_interrupt_window set) */
-	bool regs_valid; /* `regs` holds the state last loaded for INIT/SIPI */
-	bool regs_dirty; /* `regs` is still to be handed to KVM (before the next KVM_RUN) */
+	bool intr_wait;       /* an interrupt waits for the window (request_interrupt_window set) */
+	uint64_t sleep_until; /* the timer deadline when it last decided to sleep */
+	bool regs_valid;      /* `regs` holds the state last loaded for INIT/SIPI */
+	bool regs_dirty;      /* `regs` is still to be handed to KVM (before the next KVM_RUN) */
 	struct cvm_x86_regs regs;
 	uint64_t armed_ns; /* vcpu timer strategy: when the host timer fires, or CVM_NO_DEADLINE */
 	timer_t htimer;    /* vcpu timer strategy */
@@ -85,8 +88,9 @@ struct cvm_uchip {
 	pthread_rwlock_t bus_lock;
 	struct cvm_apic_bus bus;
 	struct cvm_vioapic ioapic;
-	struct cvm_uvcpu *v; /* [ncpus] */
-	atomic_uint ndead;   /* vCPUs with `dead` set */
+	struct cvm_uvcpu *v;         /* [ncpus] */
+	atomic_uint ndead;           /* vCPUs with `dead` set */
+	_Atomic uint32_t *sleep_seq; /* [ncpus / 32 + 1]: futex words sleeping vCPUs wait on */
 	uint32_t tsc_khz;
 	bool sync_regs; /* KVM_CAP_SYNC_REGS: INIT/SIPI general registers ride on KVM_RUN */
 	const struct cvm_apic_timer_ops *timer;
@@ -114,8 +118,8 @@ uint64_t cvm_uchip_now(void);
 /*
  * Tells vCPU `v` that something concerns it (an event was accepted, its timer
  * is due): sets its events flag and, if it is in the guest or asleep and
- * nobody else has done so since it last looked, kicks it. Any thread, no vCPU
- * lock needed.
+ * nobody else has done so since it last looked, kicks it (in the guest) or
+ * wakes it (asleep). Any thread, no vCPU lock needed.
  */
 void cvm_uchip_notify(struct cvm_vcpu *v);
 

@@ -101,8 +101,11 @@ uint64_t cvm_vcpu_post(struct cvm_vcpu *v, unsigned int req)
 		atomic_fetch_or(&mb->pending, req);
 	pthread_cond_broadcast(&mb->cond); /* wakes the vCPU if it is BLOCKED */
 	pthread_mutex_unlock(&mb->lock);
-	if (!closed)
+	if (!closed) {
 		cvm_vcpu_kick(v);
+		if (v->vm && v->vm->irqchip->wake)
+			v->vm->irqchip->wake(v);
+	}
 	return ticket;
 }
 
@@ -161,17 +164,6 @@ static void eat_kick_signals(void)
 	sigaddset(&set, kick_signal());
 	while (sigtimedwait(&set, NULL, &zero) >= 0)
 		;
-}
-
-void cvm_vcpu_wait_kick(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, kick_signal());
-	while (sigwaitinfo(&set, NULL) < 0 && errno == EINTR)
-		;
-	eat_kick_signals();
 }
 
 int cvm_vcpu_kick_signal(void)

@@ -206,13 +206,8 @@ int cvm_vcpu_start(struct cvm_vcpu *vcpu);
 uint64_t cvm_vcpu_post(struct cvm_vcpu *vcpu, unsigned int req);
 /* Waits until `ticket` is answered or the absolute CLOCK_REALTIME deadline passes: 0 or -ETIMEDOUT. */
 int cvm_vcpu_wait_answer(struct cvm_vcpu *vcpu, uint64_t ticket, const struct timespec *deadline);
-/*
- * Kicks the vCPU: immediate_exit, a fence, then the kick signal to its thread.
- * Ends KVM_RUN (EINTR) and the irqchip's sleep (cvm_vcpu_wait_kick). Any thread.
- */
+/* Kicks the vCPU out of KVM_RUN: immediate_exit, a fence, then the kick signal. Any thread. */
 void cvm_vcpu_kick(struct cvm_vcpu *vcpu);
-/* On a vCPU thread: sleeps until a kick signal is pending, then consumes every pending one. */
-void cvm_vcpu_wait_kick(void);
 /* The kick signal (per-thread host timers send it too). */
 int cvm_vcpu_kick_signal(void);
 /* Once per process, before any vCPU thread starts: kick-signal handler and masks. */
