@@ -14,4 +14,7 @@ struct cvm_cmd {
 
 #define CVM_EXIT_USAGE 2
 
+int cvm_cmd_sim(int argc, char **argv);
+int cvm_cmd_calibrate(int argc, char **argv);
+
 #endif

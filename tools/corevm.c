@@ -10,6 +10,9 @@
 
 /* Each subcommand adds its line here and its cmd_<name>.c to tools/meson.build. */
 static const struct cvm_cmd commands[] = {
+        {"sim", "simulate a virtualization host: SMT protection, hotplug, SMIs", cvm_cmd_sim},
+        {"calibrate", "measure exit, kick and wake costs on KVM for the simulator",
+         cvm_cmd_calibrate},
         {NULL, NULL, NULL},
 };
 
