@@ -26,10 +26,11 @@ void cvm_sim_costs_default(struct cvm_sim_costs *c)
 	};
 }
 
-#define COST_FIELDS(X)                                                                         \
-	X(entry)                                                                               \
-	X(exit) X(exit_user) X(kick) X(wake) X(hlt_wakeup) X(idle_required_retry) X(irq_entry) \
-	        X(ctx_switch) X(yield)
+#define COST_FIELDS(X) \
+	X(entry)       \
+	X(exit)        \
+	X(exit_user)   \
+	X(kick) X(wake) X(hlt_wakeup) X(idle_required_retry) X(irq_entry) X(ctx_switch) X(yield)
 
 bool cvm_sim_costs_read(struct cvm_jr *jr, json_object *obj, struct cvm_sim_costs *c)
 {

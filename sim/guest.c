@@ -170,7 +170,14 @@ enum sim_gact guest_prepare(struct cvm_sim *s, struct sim_vcpu *v, uint64_t *wor
 			push(g);
 			g->if_flag = false;
 			g->phase = PH_SMM;
-			g->left = cvm_sim_dist_draw(&w->smm_time, &g->rng);
+			if (g->smm_until > sim_now(s)) {
+				g->left = g->smm_until -
+				          sim_now(s); /* released with the rendezvous */
+				g->smm_until = 0;
+			} else {
+				g->left = cvm_sim_dist_draw(&w->smm_time, &g->rng);
+			}
+
 			if (sim_tracing(s))
 				sim_trace(s, "vcpu%u enters SMM", v->gid);
 			vcpu_acct(s, v);

@@ -47,7 +47,9 @@ struct sim_guest {
 	bool online;   /* reported online to the guest OS (after boot) */
 	bool go_offline;
 	bool lost;
-	uint64_t left; /* guest ns left in the chunk */
+	uint64_t left;      /* guest ns left in the chunk */
+	uint64_t smm_until; /* an SMM rendezvous releases this vCPU at that time (0: none) */
+
 	struct gframe stack[4];
 	uint32_t timer_gen;
 	struct cvm_rng rng;

@@ -156,6 +156,8 @@ static const struct row rows[] = {
         {"events", f_u64, OFF(events), NULL},
 };
 
+static void report_vms(FILE *out, const struct cvm_sim_result *res, unsigned int n);
+
 void cvm_sim_report_text(FILE *out, const struct cvm_sim_scenario *sc,
                          const struct cvm_sim_result *res, unsigned int n)
 {
@@ -197,6 +199,8 @@ void cvm_sim_report_text(FILE *out, const struct cvm_sim_scenario *sc,
 		}
 		fprintf(out, "\n");
 	}
+	if (res[0].nvms > 1)
+		report_vms(out, res, n);
 }
 
 static void add_u64(json_object *o, const char *k, uint64_t v)
@@ -210,6 +214,94 @@ static void add_dbl(json_object *o, const char *k, double v)
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%.4f", v);
 	json_object_object_add(o, k, json_object_new_double_s(v, buf));
+}
+
+/* The per-VM rows of the text table: value of one VM's metric as text. */
+struct vm_row {
+	const char *label;
+	int kind; /* 0 pct, 1 duration, 2 count, 3 per second */
+	size_t off;
+	bool only_if_nonzero;
+};
+
+#define VOFF(f) offsetof(struct cvm_sim_vm_result, f)
+
+static const struct vm_row vm_rows[] = {
+        {"guest useful time %", 0, VOFF(useful_pct), false},
+        {"guest waiting (steal) %", 0, VOFF(steal_pct), false},
+        {"longest stretch w/o progress", 1, VOFF(longest_stretch), false},
+        {"stalls (watchdog)", 2, VOFF(stalls), false},
+        {"IDLE_REQUIRED exits/s", 3, VOFF(idle_required), true},
+        {"exits/s", 3, VOFF(exits), false},
+        {"wake latency p99", 1, VOFF(wake_latency_p99), true},
+        {"MWAIT exits/s", 3, VOFF(mwait_exits), true},
+        {"VMM work delay p50", 1, VOFF(vmm_work_delay_p50), true},
+        {"VMM work delay p99", 1, VOFF(vmm_work_delay_p99), true},
+};
+
+static void vm_cell(const struct cvm_sim_result *r, unsigned int vm, const struct vm_row *row,
+                    char *buf, size_t len)
+{
+	const char *base = (const char *)&r->vms[vm];
+	if (row->kind == 0) {
+		snprintf(buf, len, "%.2f", *(const double *)(base + row->off));
+		return;
+	}
+	uint64_t v = *(const uint64_t *)(base + row->off);
+	if (row->kind == 1)
+		cvm_sim_fmt_ns(v, buf, len);
+	else if (row->kind == 2)
+		snprintf(buf, len, "%" PRIu64, v);
+	else
+		snprintf(buf, len, "%.0f", per_s(r, v));
+}
+
+static void report_vms(FILE *out, const struct cvm_sim_result *res, unsigned int n)
+{
+	char buf[48], label[96];
+	for (unsigned int vm = 0; vm < res[0].nvms; vm++) {
+		const struct cvm_sim_vm_result *x = &res[0].vms[vm];
+		fprintf(out, "VM %s: %u vCPUs, %s%s\n", x->name, x->vcpus, x->workload,
+		        x->protect ? ", SMT-protected" : "");
+		for (size_t k = 0; k < sizeof(vm_rows) / sizeof(vm_rows[0]); k++) {
+			const struct vm_row *row = &vm_rows[k];
+			bool nonzero = false;
+			for (unsigned int i = 0; i < n; i++)
+				nonzero |= *(const uint64_t *)((const char *)&res[i].vms[vm] +
+				                               row->off) != 0;
+			if (row->only_if_nonzero && !nonzero)
+				continue;
+			snprintf(label, sizeof(label), "  %s", row->label);
+			fprintf(out, "%-32s", label);
+			for (unsigned int i = 0; i < n; i++) {
+				vm_cell(&res[i], vm, row, buf, sizeof(buf));
+				fprintf(out, " %15s", buf);
+			}
+			fprintf(out, "\n");
+		}
+	}
+}
+
+static json_object *vm_json(const struct cvm_sim_vm_result *x)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(x->name));
+	add_u64(o, "vcpus", x->vcpus);
+	json_object_object_add(o, "smt_protect", json_object_new_boolean(x->protect));
+	json_object_object_add(o, "workload", json_object_new_string(x->workload));
+	add_dbl(o, "guest_useful_pct", x->useful_pct);
+	add_dbl(o, "guest_steal_pct", x->steal_pct);
+	add_u64(o, "longest_stretch_ns", x->longest_stretch);
+	add_u64(o, "stalls", x->stalls);
+	add_u64(o, "exits", x->exits);
+	add_u64(o, "idle_required", x->idle_required);
+	add_u64(o, "wake_latency_p50_ns", x->wake_latency_p50);
+	add_u64(o, "wake_latency_p99_ns", x->wake_latency_p99);
+	add_u64(o, "mwait_exits", x->mwait_exits);
+	add_u64(o, "vmm_work_done", x->vmm_work_done);
+	add_u64(o, "vmm_work_delay_p50_ns", x->vmm_work_delay_p50);
+	add_u64(o, "vmm_work_delay_p99_ns", x->vmm_work_delay_p99);
+	return o;
 }
 
 static json_object *result_json(const struct cvm_sim_result *r)
@@ -266,6 +358,10 @@ static json_object *result_json(const struct cvm_sim_result *r)
 	add_u64(o, "vmm_work_delay_p99_ns", r->vmm_work_delay_p99);
 	add_u64(o, "wake_latency_p50_ns", r->wake_latency_p50);
 	add_u64(o, "wake_latency_p99_ns", r->wake_latency_p99);
+	json_object *vms = json_object_new_array();
+	for (unsigned int i = 0; i < r->nvms; i++)
+		json_object_array_add(vms, vm_json(&r->vms[i]));
+	json_object_object_add(o, "vms", vms);
 	return o;
 }
 

@@ -881,6 +881,29 @@ void host_task_event(struct cvm_sim *s, struct sim_task *t, uint32_t gen)
 
 /* ---- offline / online ---- */
 
+/* Moves the work queued on offline c to the online CPUs its sources allow (and frees q). */
+static void migrate_items(struct cvm_sim *s, struct sim_cpu *c, struct sim_itemq *q)
+{
+	for (; q->n; itemq_pop(q)) {
+		struct sim_item it = *itemq_front(q);
+		if (it.src == SIM_SRC_TICK)
+			continue;
+		int to = it.src < SIM_SRC_SPECIAL ? noise_target(s, it.src, (int)c->id) : -1;
+		if (to < 0) {
+			if (it.wake)
+				vcpu_wake(s, &s->vcpus[it.wake - 1]);
+			continue;
+		}
+		bool kthread = it.src < SIM_SRC_SPECIAL && !it.bottom && !it.bottom_left &&
+		               s->sc->host.noise[it.src].kind == CVM_NOISE_KTHREAD;
+		if (kthread)
+			kthread_enqueue(s, &s->cpus[to], it);
+		else
+			irq_enqueue(s, &s->cpus[to], it);
+	}
+	itemq_free(q);
+}
+
 void cpu_set_offline(struct cvm_sim *s, struct sim_cpu *c, bool by_strategy)
 {
 	if (!c->online)
@@ -897,10 +920,13 @@ void cpu_set_offline(struct cvm_sim *s, struct sim_cpu *c, bool by_strategy)
 	c->held = false;
 	c->held_for = NULL;
 	c->forced = false;
+	c->forced_by = NULL;
+	c->draining = false;
 	c->cookie_idle = false;
-	struct sim_itemq irqs = c->irqq, kths = c->kq;
+	struct sim_itemq irqs = c->irqq, kths = c->kq, defs = c->deferred;
 	c->irqq = (struct sim_itemq){0};
 	c->kq = (struct sim_itemq){0};
+	c->deferred = (struct sim_itemq){0};
 	struct sim_task *t = c->curr;
 	if (t) {
 		c->curr = NULL;
@@ -919,26 +945,10 @@ void cpu_set_offline(struct cvm_sim *s, struct sim_cpu *c, bool by_strategy)
 	c->tick_gen++;
 	c->seg_gen++;
 	cpu_acct(s, c);
-	for (; irqs.n; itemq_pop(&irqs)) {
-		struct sim_item it = *itemq_front(&irqs);
-		if (it.src == SIM_SRC_TICK)
-			continue;
-		int to = it.src < SIM_SRC_SPECIAL ? noise_target(s, it.src, (int)c->id) : -1;
-		if (to < 0 && it.wake) {
-			vcpu_wake(s, &s->vcpus[it.wake - 1]);
-			continue;
-		}
-		if (to >= 0)
-			irq_enqueue(s, &s->cpus[to], it);
-	}
-	itemq_free(&irqs);
-	for (; kths.n; itemq_pop(&kths)) {
-		/* per-CPU kernel threads park: their work waits for the CPU to return */
-		if (!c->deferred.n)
-			c->deferred_since = sim_now(s);
-		itemq_push(&c->deferred, *itemq_front(&kths));
-	}
-	itemq_free(&kths);
+	/* pending softirqs and work items are taken over by other CPUs, as Linux does */
+	migrate_items(s, c, &irqs);
+	migrate_items(s, c, &kths);
+	migrate_items(s, c, &defs);
 	if (t && (t->kind == TASK_HOST || !t->vcpu->blocked))
 		task_wake(s, t);
 	while (q.head) {
@@ -959,6 +969,7 @@ void cpu_set_online(struct cvm_sim *s, struct sim_cpu *c, bool by_strategy)
 	c->online = true;
 	c->strat_off = false;
 	cpu_acct(s, c);
+	strat_cpu_online(s, c); /* e.g. gang keeps it idle beside a running protected vCPU */
 	cpu_release_deferred(s, c);
 	if (!cpu_busy(c))
 		cpu_reschedule(s, c);

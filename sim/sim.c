@@ -276,6 +276,47 @@ static double pct(double part, double whole)
 	return whole > 0 ? 100.0 * part / whole : 0.0;
 }
 
+static int collect_vms(struct cvm_sim *s, struct cvm_sim_result *r)
+{
+	uint64_t end = s->end;
+	r->nvms = s->nvms;
+	r->vms = calloc(s->nvms, sizeof(*r->vms));
+	if (!r->vms)
+		return -ENOMEM;
+	for (unsigned int i = 0, copy = 0; i < s->nvms; i++) {
+		const struct sim_vm *vm = &s->vms[i];
+		struct cvm_sim_vm_result *x = &r->vms[i];
+		copy = i && s->vms[i - 1].cfg == vm->cfg ? copy + 1 : 0;
+		if (vm->cfg->count > 1)
+			snprintf(x->name, sizeof(x->name), "%s.%u", vm->cfg->name, copy);
+		else
+			snprintf(x->name, sizeof(x->name), "%s", vm->cfg->name);
+		x->vcpus = vm->nvcpus;
+		x->protect = vm->cfg->smt_protect;
+		x->workload = cvm_sim_workload_name(vm->cfg->workload.type);
+		uint64_t g = 0, w = 0;
+		for (unsigned int j = 0; j < vm->nvcpus; j++) {
+			const struct sim_vcpu *v = &vm->vcpus[j];
+			g += v->t_guest;
+			w += v->t_wait;
+			if (v->longest > x->longest_stretch)
+				x->longest_stretch = v->longest;
+		}
+		x->stalls = vm->stalls;
+		x->useful_pct = pct((double)g, (double)vm->nvcpus * (double)end);
+		x->steal_pct = pct((double)w, (double)vm->nvcpus * (double)end);
+		x->exits = vm->exits;
+		x->idle_required = vm->idle_required;
+		x->wake_latency_p50 = sim_hist_quantile(&vm->wake_latency, 0.5);
+		x->wake_latency_p99 = sim_hist_quantile(&vm->wake_latency, 0.99);
+		x->mwait_exits = vm->mwait_exits;
+		x->vmm_work_done = vm->vmm_work_done;
+		x->vmm_work_delay_p50 = sim_hist_quantile(&vm->vmm_delay, 0.5);
+		x->vmm_work_delay_p99 = sim_hist_quantile(&vm->vmm_delay, 0.99);
+	}
+	return 0;
+}
+
 static int collect(struct cvm_sim *s, struct cvm_sim_result *r)
 {
 	uint64_t end = s->end;
@@ -298,14 +339,8 @@ static int collect(struct cvm_sim *s, struct cvm_sim_result *r)
 	for (unsigned int i = 0; i < s->nvcpus; i++) {
 		struct sim_vcpu *v = &s->vcpus[i];
 		vcpu_acct(s, v);
-		if (!v->quiescent) {
-			uint64_t len = end - v->need_since;
-			if (len > v->longest)
-				v->longest = len;
-			for (unsigned int k = 0; k < s->nthresholds; k++)
-				if (len > s->thresholds[k])
-					s->stalls_at[k]++;
-		}
+		if (!v->quiescent)
+			vcpu_set_quiescent(s, v, true); /* closes the open stretch */
 		guest += v->t_guest;
 		wait += v->t_wait;
 		r->vcpu_longest[i] = v->longest;
@@ -353,7 +388,7 @@ static int collect(struct cvm_sim *s, struct cvm_sim_result *r)
 	r->sipis_sent = s->st.sipis_sent;
 	r->inits_sent = s->st.inits_sent;
 	guest_collect(s, r);
-	return 0;
+	return collect_vms(s, r);
 }
 
 int cvm_sim_run(const struct cvm_sim_scenario *sc, const struct cvm_sim_options *opt,
@@ -414,7 +449,9 @@ int cvm_sim_run(const struct cvm_sim_scenario *sc, const struct cvm_sim_options 
 void cvm_sim_result_free(struct cvm_sim_result *r)
 {
 	free(r->vcpu_longest);
+	free(r->vms);
 	r->vcpu_longest = NULL;
+	r->vms = NULL;
 }
 
 /* ---- inspection ---- */

@@ -39,7 +39,24 @@ struct cvm_sim_options {
 /* Longest-stretch thresholds reported, besides the scenario's main one. */
 #define CVM_SIM_THRESHOLDS 9
 
-/* Everything a run measured. Plain data; per-vCPU arrays are owned by the result. */
+/* What one VM saw (the scenario's VMs with `count` copies expanded, in order). */
+struct cvm_sim_vm_result {
+	char name[40];
+	unsigned int vcpus;
+	bool protect;
+	const char *workload; /* static string */
+	double useful_pct;    /* useful guest time / (its vCPUs x duration) */
+	double steal_pct;     /* runnable but not in guest mode */
+	uint64_t longest_stretch;
+	uint64_t stalls; /* over the watchdog threshold */
+	uint64_t exits;
+	uint64_t idle_required;
+	uint64_t wake_latency_p50, wake_latency_p99;
+	uint64_t mwait_exits;
+	uint64_t vmm_work_done, vmm_work_delay_p50, vmm_work_delay_p99;
+};
+
+/* Everything a run measured. Plain data; the arrays are owned by the result. */
 struct cvm_sim_result {
 	char strategy[24];
 	uint64_t seed;
@@ -82,6 +99,8 @@ struct cvm_sim_result {
 	uint64_t vmm_work_delay_p99;
 	uint64_t wake_latency_p50,
 	        wake_latency_p99; /* interrupt for a halted vCPU to guest entry */
+	unsigned int nvms;
+	struct cvm_sim_vm_result *vms;
 };
 
 void cvm_sim_result_free(struct cvm_sim_result *r);

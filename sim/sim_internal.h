@@ -235,6 +235,9 @@ struct sim_vm {
 	struct sim_vcpu *vcpus; /* points into sim->vcpus */
 	struct sim_place *place;
 	void *wl; /* workload.c: per-VM script state */
+	uint64_t exits, idle_required, mwait_exits, vmm_work_done, stalls;
+	struct sim_hist wake_latency; /* interrupt for a blocked vCPU to its next guest entry */
+	struct sim_hist vmm_delay;    /* VMM work item queued to started */
 };
 
 /* One noise arrival process: a source on one CPU (per_cpu) or over its set. */

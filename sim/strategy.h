@@ -55,6 +55,8 @@ struct sim_strategy_ops {
 	bool (*slice_yield)(struct cvm_sim *s, struct sim_cpu *c);
 	/* A VM_HOTPLUG segment of v ended. */
 	void (*hotplug_done)(struct cvm_sim *s, struct sim_vcpu *v);
+	/* c came online (before it takes any work). */
+	void (*cpu_online)(struct cvm_sim *s, struct sim_cpu *c);
 };
 
 extern const struct sim_strategy_ops sim_strategy_plain;
@@ -76,6 +78,7 @@ bool gang_before_entry(struct cvm_sim *s, struct sim_vcpu *v);
 enum sim_vmode gang_blocked_entry(struct cvm_sim *s, struct sim_vcpu *v);
 bool gang_defer_item(struct cvm_sim *s, struct sim_cpu *c, const struct sim_item *it);
 bool gang_slice_yield(struct cvm_sim *s, struct sim_cpu *c);
+void gang_cpu_online(struct cvm_sim *s, struct sim_cpu *c);
 
 /* v's strategy work (a hotplug op) is done: the entry or exit path goes on. */
 void vcpu_strategy_done(struct cvm_sim *s, struct sim_vcpu *v);
@@ -136,6 +139,12 @@ static inline bool strat_tick_stopped(const struct cvm_sim *s, const struct sim_
 	if (s->ops->tick_stopped)
 		return s->ops->tick_stopped(s, c);
 	return c->nohz_full && c->curr && !c->uq.n && !c->kth_active && !c->irq_active;
+}
+
+static inline void strat_cpu_online(struct cvm_sim *s, struct sim_cpu *c)
+{
+	if (s->ops->cpu_online)
+		s->ops->cpu_online(s, c);
 }
 
 static inline bool strat_slice_yield(struct cvm_sim *s, struct sim_cpu *c)

@@ -116,6 +116,17 @@ enum sim_vmode gang_blocked_entry(struct cvm_sim *s, struct sim_vcpu *v)
 	return VM_WAIT;
 }
 
+/* A CPU that comes online beside a running protected vCPU joins its forced idle at once. */
+void gang_cpu_online(struct cvm_sim *s, struct sim_cpu *c)
+{
+	const uint32_t *cc = core_cpus(s, c->core);
+	for (unsigned int i = 0; i < s->tpc; i++) {
+		struct sim_task *t = s->cpus[cc[i]].curr;
+		if (cc[i] != c->id && t && t->kind == TASK_VCPU && t->vcpu->protect)
+			gang_force(s, t->vcpu, false);
+	}
+}
+
 bool gang_defer_item(struct cvm_sim *s, struct sim_cpu *c, const struct sim_item *it)
 {
 	return c->forced && !c->draining;
@@ -167,4 +178,5 @@ const struct sim_strategy_ops sim_strategy_gang = {
         .before_entry = gang_before_entry,
         .blocked_entry = gang_blocked_entry,
         .slice_yield = gang_slice_yield,
+        .cpu_online = gang_cpu_online,
 };

@@ -169,4 +169,5 @@ const struct sim_strategy_ops sim_strategy_partition = {
         .after_exit = after_exit,
         .blocked_entry = gang_blocked_entry,
         .slice_yield = gang_slice_yield,
+        .cpu_online = gang_cpu_online,
 };

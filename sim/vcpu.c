@@ -94,6 +94,8 @@ static void record_stretch(struct cvm_sim *s, struct sim_vcpu *v, uint64_t len)
 	for (unsigned int i = 0; i < s->nthresholds; i++)
 		if (len > s->thresholds[i])
 			s->stalls_at[i]++;
+	if (len > s->thresholds[0])
+		v->vm->stalls++;
 }
 
 void vcpu_progress(struct cvm_sim *s, struct sim_vcpu *v, uint64_t guest_ns, uint64_t start)
@@ -146,10 +148,12 @@ static uint64_t spin_period(const struct cvm_sim *s)
 	return p ? p : 1;
 }
 
-static void count_idle_required(struct cvm_sim *s, uint64_t n)
+static void count_idle_required(struct cvm_sim *s, struct sim_vcpu *v, uint64_t n)
 {
 	s->st.idle_required += n;
 	s->st.exits[EXIT_IDLE_REQUIRED] += n;
+	v->vm->exits += n;
+	v->vm->idle_required += n;
 }
 
 /* VMRUN: the SMT-protection check, then the entry. */
@@ -159,7 +163,7 @@ static void enter(struct cvm_sim *s, struct sim_vcpu *v)
 	if (v->protect && !siblings_idle(s, c)) {
 		enum sim_vmode m = strat_blocked_entry(s, v);
 		if (m == VM_SPIN) {
-			count_idle_required(s, 1);
+			count_idle_required(s, v, 1);
 			v->spin_start = sim_now(s);
 			v->spin_armed = false;
 			if (sim_tracing(s))
@@ -241,7 +245,7 @@ void vcpu_resume(struct cvm_sim *s, struct sim_vcpu *v)
 		if (siblings_idle(s, c)) {
 			vcpu_set_mode(s, v, VM_ENTER, s->sc->costs.entry);
 		} else {
-			count_idle_required(s, 1);
+			count_idle_required(s, v, 1);
 			v->spin_start = sim_now(s);
 			v->spin_armed = false;
 			vcpu_set_mode(s, v, VM_SPIN, CVM_SIM_NEVER);
@@ -286,6 +290,7 @@ void vcpu_covered(struct cvm_sim *s, struct sim_vcpu *v, uint64_t elapsed)
 		/* the exit's cost is charged to the covering work; its handling follows */
 		leave_guest(s, v, elapsed);
 		s->st.exits[EXIT_IRQ]++;
+		v->vm->exits++;
 		v->mode = VM_EXIT;
 		v->seg_left = 0;
 		v->pending_exit = EXIT_IRQ;
@@ -295,7 +300,7 @@ void vcpu_covered(struct cvm_sim *s, struct sim_vcpu *v, uint64_t elapsed)
 		break;
 	case VM_SPIN: {
 		uint64_t n = (sim_now(s) - v->spin_start) / spin_period(s);
-		count_idle_required(s, n);
+		count_idle_required(s, v, n);
 		v->spin_armed = false;
 		break;
 	}
@@ -323,6 +328,7 @@ static void do_exit(struct cvm_sim *s, struct sim_vcpu *v, enum sim_exit reason,
 	v->kick_gen++;
 	v->kick_pending = false;
 	s->st.exits[reason]++;
+	v->vm->exits++;
 	v->pending_exit = (uint8_t)reason;
 	v->host_next = host;
 	if (sim_tracing(s))
@@ -336,8 +342,10 @@ void vcpu_force_exit(struct cvm_sim *s, struct sim_vcpu *v, enum sim_exit reason
 		return;
 	struct sim_cpu *c = cpu_of(s, v);
 	leave_guest(s, v, sim_now(s) - c->seg_start);
-	if (reason == EXIT_IDLE_REQUIRED)
+	if (reason == EXIT_IDLE_REQUIRED) {
 		s->st.idle_required++;
+		v->vm->idle_required++;
+	}
 	do_exit(s, v, reason, reason == EXIT_IRQ ? s->sc->costs.irq_entry : 0);
 }
 
@@ -397,7 +405,7 @@ void vcpu_siblings_idle(struct cvm_sim *s, struct sim_vcpu *v)
 	uint64_t k = (el + p - 1) / p;
 	if (!k)
 		k = 1;
-	count_idle_required(s, k - 1);
+	count_idle_required(s, v, k - 1);
 	v->spin_start += (k - 1) * p;
 	v->spin_armed = true;
 	vcpu_set_mode(s, v, VM_SPIN, v->spin_start + p - sim_now(s));
@@ -414,6 +422,7 @@ void vcpu_segment_done(struct cvm_sim *s, struct sim_vcpu *v)
 		s->st.entries++;
 		if (v->wake_time) {
 			sim_hist_add(&s->wake_latency, sim_now(s) - v->wake_time);
+			sim_hist_add(&v->vm->wake_latency, sim_now(s) - v->wake_time);
 			v->wake_time = 0;
 		}
 		vcpu_set_mode(s, v, VM_GUEST, v->work);
@@ -442,7 +451,7 @@ void vcpu_segment_done(struct cvm_sim *s, struct sim_vcpu *v)
 		if (siblings_idle(s, c)) {
 			vcpu_set_mode(s, v, VM_ENTER, s->sc->costs.entry);
 		} else {
-			count_idle_required(s, 1);
+			count_idle_required(s, v, 1);
 			v->spin_start = sim_now(s);
 			vcpu_set_mode(s, v, VM_SPIN, CVM_SIM_NEVER);
 		}

@@ -23,6 +23,7 @@ enum {
 	G_SIPI,
 	G_CHECK,
 	G_EXTRA_SMI,
+	G_INIT,
 };
 
 enum {
@@ -149,20 +150,31 @@ void guest_script_event(struct cvm_sim *s, struct sim_vm *vm, uint32_t step)
 		}
 		make_due(s, vm, D_OFFLINE);
 		return;
-	case G_ONLINE:
-		/* Firmware's SMM rendezvous for the hotplug: an SMI to every vCPU, and sometimes
-		 * a second one to the AP that seemed not to arrive (seed 004). */
+	case G_ONLINE: {
+		/* Firmware's SMM rendezvous for the hotplug: an SMI to every vCPU, all released
+		 * together, and sometimes a second SMI to the AP that seemed not to arrive,
+		 * which lands late (seed 004). */
+		uint64_t smm = cvm_sim_dist_draw(&w->smm_time, &bg->rng);
+		for (unsigned int i = 0; i < vm->nvcpus; i++)
+			G(&vm->vcpus[i])->smm_until = sim_now(s) + smm;
 		guest_vmm_signal(s, vm, NULL, CVM_DM_SMI);
+		/* the kernel brings the AP up some time after the rendezvous; the re-sent SMI
+		 * comes independently, within the same window */
+		uint64_t win = w->smi_window;
+		script_at(s, vm, smm + (win ? cvm_rng_below(&bg->rng, win) : 0), G_INIT);
 		if (w->extra_smi_probability > 0 &&
 		    cvm_rng_unit(&bg->rng) < w->extra_smi_probability)
 			script_at(s, vm,
-			          w->extra_smi_delay +
-			                  (w->smi_window ? cvm_rng_below(&bg->rng, w->smi_window)
-			                                 : 0),
+			          smm + w->extra_smi_delay +
+			                  (win ? cvm_rng_below(&bg->rng, win) : 0),
 			          G_EXTRA_SMI);
 		gvm->tries = 0;
+		return;
+	}
+	case G_INIT:
 		make_due(s, vm, D_INIT);
 		return;
+
 	case G_EXTRA_SMI:
 		guest_vmm_signal(s, vm, ap, CVM_DM_SMI);
 		return;
@@ -306,6 +318,7 @@ enum sim_exit wl_next(struct cvm_sim *s, struct sim_vcpu *v, uint64_t *work, uin
 		if (g->phase == PH_POLL) {
 			/* one turn of the idle loop ends in MWAIT, which exits under these policies */
 			s->st.mwait_exits++;
+			v->vm->mwait_exits++;
 			guest_set_phase(s, v, PH_POLL, w->mwait_poll);
 			return EXIT_MWAIT;
 		}
@@ -359,10 +372,14 @@ void wl_after_irq(struct cvm_sim *s, struct sim_vcpu *v, uint8_t vec)
 
 /* ---- VMM work (mwait-idle) ---- */
 
-static void record_vmm(struct cvm_sim *s, const struct sim_item *it, uint64_t start)
+static void record_vmm(struct cvm_sim *s, struct sim_vm *vm, const struct sim_item *it,
+                       uint64_t start)
 {
-	sim_hist_add(&s->vmm_delay, start > it->arrival ? start - it->arrival : 0);
+	uint64_t d = start > it->arrival ? start - it->arrival : 0;
+	sim_hist_add(&s->vmm_delay, d);
+	sim_hist_add(&vm->vmm_delay, d);
 	s->st.vmm_work_done++;
+	vm->vmm_work_done++;
 }
 
 void guest_vmm_work_event(struct cvm_sim *s, struct sim_vcpu *v)
@@ -391,7 +408,7 @@ void wl_worker_done(struct cvm_sim *s, struct sim_task *t)
 	struct sim_item *it = itemq_front(&g->vmmq);
 	if (it) {
 		uint64_t cost = it->left;
-		record_vmm(s, it, sim_now(s) - cost);
+		record_vmm(s, t->vcpu->vm, it, sim_now(s) - cost);
 		itemq_pop(&g->vmmq);
 	}
 	it = itemq_front(&g->vmmq);
@@ -419,7 +436,7 @@ uint64_t wl_exit_work(struct cvm_sim *s, struct sim_vcpu *v, enum sim_exit reaso
 	uint64_t cost = s->sc->costs.exit_user;
 	for (; g->vmmq.n; itemq_pop(&g->vmmq)) {
 		struct sim_item *it = itemq_front(&g->vmmq);
-		record_vmm(s, it, sim_now(s) + cost);
+		record_vmm(s, v->vm, it, sim_now(s) + cost);
 		cost += it->left;
 	}
 	return cost;
