@@ -30,7 +30,7 @@ static void timer_sync(struct cvm_sim *s, struct sim_vcpu *v)
 	uint64_t d = cvm_lapic_next_deadline(&g->apic);
 	g->timer_gen++;
 	if (d != CVM_NO_DEADLINE)
-		sim_at(s, d, EV_LAPIC, v->gid, g->timer_gen, 0);
+		sim_arm(s, vcpu_timer(s, v->gid, T_LAPIC), d, EV_LAPIC, v->gid, g->timer_gen, 0);
 }
 
 int guest_init(struct cvm_sim *s)

@@ -8,12 +8,25 @@
 /* Stream ids for the PRNG: noise streams live in their own range (see rng.h). */
 #define NOISE_STREAM_BASE (UINT64_C(1) << 40)
 
+/*
+ * A per-CPU source whose arrivals are Poisson needs no stream per CPU: the
+ * superposition of independent Poisson processes of rate r on k CPUs is one
+ * Poisson process of rate k*r whose arrivals land on a uniformly chosen CPU,
+ * the same distribution with one queued event instead of k. Periodic sources
+ * keep one stream per CPU.
+ */
+static bool per_cpu_streams(const struct cvm_sim_noise_src *src)
+{
+	return src->per_cpu && src->arrival.kind != CVM_ARRIVAL_POISSON;
+}
+
 int noise_init(struct cvm_sim *s)
 {
 	const struct cvm_sim_host *h = &s->sc->host;
 	unsigned int n = 0;
 	for (unsigned int i = 0; i < h->nnoise; i++)
-		n += h->noise[i].per_cpu ? cvm_bitmap_weight(h->noise[i].cpus, s->ncpus) : 1;
+		n += per_cpu_streams(&h->noise[i]) ? cvm_bitmap_weight(h->noise[i].cpus, s->ncpus)
+		                                   : 1;
 	s->streams = calloc(n ? n : 1, sizeof(*s->streams));
 	if (!s->streams)
 		return -ENOMEM;
@@ -32,14 +45,19 @@ int noise_init(struct cvm_sim *s)
 			s->steer_map[i][c / 64] |= UINT64_C(1) << (c % 64);
 		}
 		s->src_ncpus[i] = k;
-		for (unsigned int j = 0; j < (src->per_cpu ? k : 1u); j++) {
+		bool each = per_cpu_streams(src);
+		for (unsigned int j = 0; j < (each ? k : 1u); j++) {
 			struct sim_stream *st = &s->streams[n];
 			st->src = (uint16_t)i;
-			st->cpu = src->per_cpu ? (int32_t)s->src_cpus[i][j] : -1;
+			st->cpu = each ? (int32_t)s->src_cpus[i][j] : -1;
+			st->arrival = src->arrival;
+			if (src->per_cpu && !each)
+				st->arrival.rate *=
+				        k; /* the superposition of the per-CPU processes */
 			cvm_rng_init(&st->rng, s->opt.seed,
 			             NOISE_STREAM_BASE + ((uint64_t)i << 16) +
 			                     (uint64_t)(st->cpu + 1));
-			uint64_t gap = cvm_sim_arrival_gap(&src->arrival, &st->rng);
+			uint64_t gap = cvm_sim_arrival_gap(&st->arrival, &st->rng);
 			if (gap != CVM_SIM_NEVER)
 				sim_at(s, gap, EV_NOISE, n, 0, 0);
 			n++;
@@ -86,7 +104,7 @@ void noise_event(struct cvm_sim *s, uint32_t id)
 {
 	struct sim_stream *st = &s->streams[id];
 	const struct cvm_sim_noise_src *src = &s->sc->host.noise[st->src];
-	uint64_t gap = cvm_sim_arrival_gap(&src->arrival, &st->rng);
+	uint64_t gap = cvm_sim_arrival_gap(&st->arrival, &st->rng);
 	if (gap != CVM_SIM_NEVER)
 		sim_at(s, sim_now(s) + gap, EV_NOISE, id, 0, 0);
 	int cpu = st->cpu;

@@ -96,7 +96,8 @@ static void apply_vcpu(struct cvm_sim *s, struct sim_vm *vm, unsigned int i)
 static void schedule_probe(struct cvm_sim *s, unsigned int cpu)
 {
 	s->probe_gen[cpu]++;
-	sim_at(s, sim_now(s) + PROBE_NS, EV_PROBE, cpu, s->probe_gen[cpu], 0);
+	sim_arm(s, cpu_timer(s, cpu, T_PROBE), sim_now(s) + PROBE_NS, EV_PROBE, cpu,
+	        s->probe_gen[cpu], 0);
 }
 
 static void apply(struct cvm_sim *s, struct sim_vm *vm, const struct cvm_placer_actions *act)

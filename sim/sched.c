@@ -195,7 +195,8 @@ void cpu_arm_segment(struct cvm_sim *s, struct sim_cpu *c)
 		return;
 	}
 	if (left != CVM_SIM_NEVER)
-		sim_at(s, sim_now(s) + left, EV_SEG, c->id, c->seg_gen, 0);
+		sim_arm(s, cpu_timer(s, c->id, T_SEG), sim_now(s) + left, EV_SEG, c->id, c->seg_gen,
+		        0);
 }
 
 static void consume(uint64_t *left, uint64_t elapsed)
@@ -447,7 +448,8 @@ static void kth_done(struct cvm_sim *s, struct sim_cpu *c)
 		c->kth_active = false;
 		c->kth_yielded = true;
 		c->kth_gen++;
-		sim_at(s, sim_now(s) + s->sc->host.timeslice, EV_KTH, c->id, c->kth_gen, 0);
+		sim_arm(s, cpu_timer(s, c->id, T_KTH), sim_now(s) + s->sc->host.timeslice, EV_KTH,
+		        c->id, c->kth_gen, 0);
 		if (c->curr) {
 			user_resume(s, c);
 			cpu_acct(s, c);
@@ -530,7 +532,7 @@ void cpu_arm_slice(struct cvm_sim *s, struct sim_cpu *c, uint64_t at)
 		return;
 	c->slice_armed = true;
 	c->slice_gen++;
-	sim_at(s, at > sim_now(s) ? at : sim_now(s), EV_SLICE, c->id, c->slice_gen, 0);
+	sim_arm(s, cpu_timer(s, c->id, T_SLICE), at, EV_SLICE, c->id, c->slice_gen, 0);
 }
 
 /* Others wait for c: the current task gets the rest of its slice. */
@@ -806,7 +808,7 @@ void cpu_update_tick(struct cvm_sim *s, struct sim_cpu *c)
 		uint64_t next = now < off ? off : ((now - off) / period + 1) * period + off;
 		c->tick_armed = true;
 		c->tick_gen++;
-		sim_at(s, next, EV_TICK, c->id, c->tick_gen, 0);
+		sim_arm(s, cpu_timer(s, c->id, T_TICK), next, EV_TICK, c->id, c->tick_gen, 0);
 	} else if (!want && c->tick_armed) {
 		c->tick_armed = false;
 		c->tick_gen++;

@@ -45,6 +45,15 @@ void sim_at(struct cvm_sim *s, uint64_t t, enum sim_ev kind, uint32_t obj, uint3
 		sim_fail(s, -ENOMEM);
 }
 
+void sim_arm(struct cvm_sim *s, uint32_t timer, uint64_t t, enum sim_ev kind, uint32_t obj,
+             uint32_t gen, uint32_t arg)
+{
+	if (s->err)
+		return;
+	if (__cvm_sim_engine_arm(&s->eng, timer, t, kind, obj, gen, arg))
+		sim_fail(s, -ENOMEM);
+}
+
 void sim_fail(struct cvm_sim *s, int err)
 {
 	if (!s->err) {
@@ -406,7 +415,8 @@ int cvm_sim_run(const struct cvm_sim_scenario *sc, const struct cvm_sim_options 
 	cvm_rng_init(&s->hp_rng, opt->seed, UINT64_C(3) << 40);
 	cvm_rng_init(&s->misc_rng, opt->seed, UINT64_C(4) << 40);
 	set_thresholds(s);
-	int r = __cvm_sim_engine_init(&s->eng, 4096);
+	uint32_t ntimers = sc->host.ncpus * T_CPU_NR + sc->total_vcpus * T_VCPU_NR;
+	int r = __cvm_sim_engine_init(&s->eng, 4096, ntimers);
 	if (!r)
 		r = build_host(s);
 	if (!r)

@@ -244,6 +244,7 @@ struct sim_vm {
 struct sim_stream {
 	uint16_t src;
 	int32_t cpu; /* -1: lands on a random CPU of the set */
+	struct cvm_sim_arrival arrival;
 	struct cvm_rng rng;
 };
 
@@ -314,6 +315,24 @@ struct cvm_sim {
 /* Queues an event; a failure to allocate stops the run with sim->err set. */
 void sim_at(struct cvm_sim *s, uint64_t t, enum sim_ev kind, uint32_t obj, uint32_t gen,
             uint32_t arg);
+/* The timers of a run (engine.h): per CPU and per vCPU, each with at most one pending event. */
+enum sim_cpu_timer { T_SEG, T_KTH, T_SLICE, T_TICK, T_DEFER, T_PROBE, T_CPU_NR };
+enum sim_vcpu_timer { T_KICK, T_LAPIC, T_VCPU_NR };
+
+static inline uint32_t cpu_timer(const struct cvm_sim *s, unsigned int cpu, enum sim_cpu_timer k)
+{
+	(void)s;
+	return 1 + cpu * T_CPU_NR + k;
+}
+
+static inline uint32_t vcpu_timer(const struct cvm_sim *s, unsigned int gid, enum sim_vcpu_timer k)
+{
+	return 1 + s->sc->host.ncpus * T_CPU_NR + gid * T_VCPU_NR + k;
+}
+
+/* Arms a timer (replacing its pending event); a failure stops the run with sim->err set. */
+void sim_arm(struct cvm_sim *s, uint32_t timer, uint64_t t, enum sim_ev kind, uint32_t obj,
+             uint32_t gen, uint32_t arg);
 /* Writes one trace line "<now> <text>" when tracing. */
 void sim_trace(struct cvm_sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static inline bool sim_tracing(const struct cvm_sim *s)

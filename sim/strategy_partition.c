@@ -22,6 +22,8 @@
 struct part {
 	uint64_t *prot; /* CPUs of cores that hold protected vCPUs */
 	uint32_t rr[CVM_SIM_MAX_LIST];
+	uint32_t *targets[CVM_SIM_MAX_LIST]; /* per steerable source: where it goes, in order */
+	uint32_t ntargets[CVM_SIM_MAX_LIST];
 };
 
 static int init(struct cvm_sim *s)
@@ -29,20 +31,26 @@ static int init(struct cvm_sim *s)
 	struct part *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->prot = calloc(CVM_BITMAP_WORDS(s->ncpus), sizeof(uint64_t));
-	if (!p->prot) {
-		free(p);
-		return -ENOMEM;
-	}
 	s->strat = p;
+	p->prot = calloc(CVM_BITMAP_WORDS(s->ncpus), sizeof(uint64_t));
+	if (!p->prot)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < s->sc->host.nnoise; i++) {
+		p->targets[i] = calloc(s->ncpus, sizeof(uint32_t));
+		if (!p->targets[i])
+			return -ENOMEM;
+	}
 	return 0;
 }
 
 static void fini(struct cvm_sim *s)
 {
 	struct part *p = s->strat;
-	if (p)
+	if (p) {
 		free(p->prot);
+		for (unsigned int i = 0; i < CVM_SIM_MAX_LIST; i++)
+			free(p->targets[i]);
+	}
 	free(p);
 	s->strat = NULL;
 }
@@ -88,6 +96,12 @@ static void placed(struct cvm_sim *s)
 			cvm_bitmap_fill(m, n);
 			cvm_bitmap_andnot(m, m, p->prot, n);
 		}
+		unsigned int c;
+		p->ntargets[i] = 0;
+		cvm_bitmap_for_each(c, m, n)
+		{
+			p->targets[i][p->ntargets[i]++] = c;
+		}
 	}
 	for (unsigned int c = 0; c < n; c++)
 		cpu_update_tick(s, &s->cpus[c]);
@@ -97,19 +111,10 @@ static int steer(struct cvm_sim *s, unsigned int src, int cpu)
 {
 	struct part *p = s->strat;
 	if (cpu < 0 || !s->sc->host.noise[src].steerable ||
-	    !cvm_bit_test(p->prot, (unsigned int)cpu))
+	    !cvm_bit_test(p->prot, (unsigned int)cpu) || !p->ntargets[src])
 		return cpu;
-	const uint64_t *m = s->steer_map[src];
-	unsigned int n = s->ncpus, k = cvm_bitmap_weight(m, n);
-	if (!k)
-		return cpu;
-	unsigned int want = p->rr[src]++ % k, i;
-	cvm_bitmap_for_each(i, m, n)
-	{
-		if (!want--)
-			return (int)i;
-	}
-	return cpu;
+	/* the interrupt affinities are spread over the targets in turn */
+	return (int)p->targets[src][p->rr[src]++ % p->ntargets[src]];
 }
 
 static bool host_task_allowed(const struct cvm_sim *s, const struct sim_cpu *c)
@@ -125,7 +130,8 @@ static bool defer(struct cvm_sim *s, struct sim_cpu *c, const struct sim_item *i
 	if (!c->defer_armed) {
 		c->defer_armed = true;
 		c->defer_gen++;
-		sim_at(s, sim_now(s) + s->sc->params.max_defer, EV_DEFER, c->id, c->defer_gen, 0);
+		sim_arm(s, cpu_timer(s, c->id, T_DEFER), sim_now(s) + s->sc->params.max_defer,
+		        EV_DEFER, c->id, c->defer_gen, 0);
 	}
 	return true;
 }

@@ -364,7 +364,8 @@ void vcpu_kick(struct cvm_sim *s, struct sim_vcpu *v, uint64_t latency, enum sim
 	if (v->kick_pending || !vcpu_in_guest(v))
 		return;
 	v->kick_pending = true;
-	sim_at(s, sim_now(s) + latency, EV_KICK, v->gid, v->kick_gen, reason);
+	sim_arm(s, vcpu_timer(s, v->gid, T_KICK), sim_now(s) + latency, EV_KICK, v->gid,
+	        v->kick_gen, reason);
 }
 
 void vcpu_kick_event(struct cvm_sim *s, struct sim_vcpu *v, uint32_t gen, uint32_t reason)
