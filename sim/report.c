@@ -401,8 +401,15 @@ static void plot_program(FILE *f, const char *path, const struct cvm_sim_scenari
 		        (double)res[i].noise_delay_p99 / 1e3 + 1e-3, res[i].capacity_lost_pct,
 		        (double)res[i].stalls);
 	fprintf(f, "EOD\n");
-	fprintf(f, "set multiplot layout 2,3 title 'corevm sim: %s (seed %" PRIu64 ")'\n", sc->name,
-	        res[0].seed);
+	char title[sizeof(sc->name)];
+	snprintf(title, sizeof(title), "%s", sc->name);
+	for (char *p = title; *p; p++)
+		if (*p == '\'' || *p == '\\' || *p == '\n')
+			*p = ' ';
+	fprintf(f,
+	        "set multiplot layout 2,3 title 'corevm sim: %s (seed %" PRIu64 ")' noenhanced\n",
+	        title, res[0].seed);
+
 	fprintf(f, "set style data histograms\nset style fill solid 0.8 border -1\n"
 	           "set boxwidth 0.7\nset grid ytics\nset xtics rotate by -30\nunset key\n");
 	static const struct {
@@ -418,7 +425,7 @@ static void plot_program(FILE *f, const char *path, const struct cvm_sim_scenari
 	        {7, "stalls over the watchdog threshold", false},
 	};
 	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
-		fprintf(f, "set title '%s'\n%s\n", p[i].title,
+		fprintf(f, "set title '%s' noenhanced\n%s\n", p[i].title,
 		        p[i].log ? "set logscale y" : "unset logscale y; set yrange [0:*]");
 		fprintf(f, "plot $d using %d:xtic(1) linecolor %zu\n", p[i].col, i + 1);
 	}
@@ -432,6 +439,13 @@ int cvm_sim_report_plot(const char *path, const struct cvm_sim_scenario *sc,
 		cvm_err("sim", "--plot %s: the file name may not contain quotes or newlines", path);
 		return -EINVAL;
 	}
+	int out = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (out < 0) {
+		int e = errno;
+		cvm_err("sim", "--plot %s: %s", path, strerror(e));
+		return -e;
+	}
+	close(out);
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		int e = errno;
@@ -447,7 +461,13 @@ int cvm_sim_report_plot(const char *path, const struct cvm_sim_scenario *sc,
 		return -e;
 	}
 	if (pid == 0) {
+		/* gnuplot's chatter (empty ranges...) is not ours to print */
+		int null = open("/dev/null", O_WRONLY);
 		dup2(fds[0], STDIN_FILENO);
+		if (null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
 		execlp("gnuplot", "gnuplot", (char *)NULL);
 		_exit(127);
 	}

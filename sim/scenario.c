@@ -592,8 +592,22 @@ static bool read_costs(struct loader *L, json_object *root)
 			snprintf(path, sizeof(path), "%s", name);
 		else
 			snprintf(path, sizeof(path), "%s/%s", L->dir, name);
-		if (cvm_sim_costs_load(path, &L->s->costs))
-			cvm_jr_fail(&L->jr, "cannot use cost profile '%s'", name);
+		char *text = NULL;
+		int r = __cvm_read_file(path, 1 << 20, &text);
+		if (r) {
+			cvm_jr_fail(&L->jr, "cannot use cost profile '%s': %s", name, strerror(-r));
+		} else {
+			/* the profile's own errors name the profile file and its keys */
+			struct cvm_jr sub;
+			cvm_jr_init(&sub, path);
+			json_object *prof = cvm_jr_parse(&sub, text);
+			if (prof)
+				cvm_sim_costs_read(&sub, prof, &L->s->costs);
+			json_object_put(prof);
+			if (sub.err)
+				L->jr.err = sub.err; /* reported once, by `sub` */
+		}
+		free(text);
 	}
 	cvm_jr_pop(&L->jr, old);
 	return !L->jr.err;
