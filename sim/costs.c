@@ -79,8 +79,9 @@ int __cvm_sim_costs_write(FILE *f, const struct cvm_sim_costs *c)
 	COST_FIELDS(WRITE)
 #undef WRITE
 	fprintf(f, "%s\n",
-	        json_object_to_json_string_ext(o,
-	                                       JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+	        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	                                                  JSON_C_TO_STRING_SPACED |
+	                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return ferror(f) ? -EIO : 0;
 }

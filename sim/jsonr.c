@@ -148,35 +148,46 @@ static bool leave(struct cvm_jr *jr, size_t old, bool ok)
 	return ok && !jr->err;
 }
 
-bool cvm_jr_uint(struct cvm_jr *jr, json_object *obj, const char *key, bool required, uint64_t min,
-                 uint64_t max, uint64_t *out)
+/* How a getter reads a present value (the path names it); reports and returns false on a bad one. */
+struct conv {
+	bool (*fn)(struct cvm_jr *jr, json_object *v, const struct conv *c, void *out);
+	uint64_t umin, umax;
+	double dmin, dmax;
+	size_t size;
+};
+
+static bool get_value(struct cvm_jr *jr, json_object *obj, const char *key, bool required,
+                      const struct conv *c, void *out)
 {
 	json_object *v;
 	size_t old;
 	int r = enter(jr, obj, key, required, &v, &old);
 	if (r <= 0)
 		return r == 0;
-	bool ok = false;
-	if (!json_object_is_type(v, json_type_int)) {
-		cvm_jr_fail(jr, "expected an integer, got %s", type_name(v));
-	} else {
-		errno = 0;
-		int64_t s = json_object_get_int64(v);
-		if (s < 0)
-			cvm_jr_fail(jr, "must be >= %llu, got %lld", (unsigned long long)min,
-			            (long long)s);
-		else if ((uint64_t)s < min)
-			cvm_jr_fail(jr, "must be >= %llu, got %lld", (unsigned long long)min,
-			            (long long)s);
-		else if ((uint64_t)s > max || (s == INT64_MAX && errno == ERANGE))
-			cvm_jr_fail(jr, "must be <= %llu, got %s", (unsigned long long)max,
-			            json_object_to_json_string(v));
-		else {
-			*out = (uint64_t)s;
-			ok = true;
-		}
-	}
-	return leave(jr, old, ok);
+	return leave(jr, old, c->fn(jr, v, c, out));
+}
+
+static bool conv_uint(struct cvm_jr *jr, json_object *v, const struct conv *c, void *out)
+{
+	if (!json_object_is_type(v, json_type_int))
+		return cvm_jr_fail(jr, "expected an integer, got %s", type_name(v));
+	errno = 0;
+	int64_t s = json_object_get_int64(v);
+	if (s < 0 || (uint64_t)s < c->umin)
+		return cvm_jr_fail(jr, "must be >= %llu, got %lld", (unsigned long long)c->umin,
+		                   (long long)s);
+	if ((uint64_t)s > c->umax || (s == INT64_MAX && errno == ERANGE))
+		return cvm_jr_fail(jr, "must be <= %llu, got %s", (unsigned long long)c->umax,
+		                   json_object_to_json_string(v));
+	*(uint64_t *)out = (uint64_t)s;
+	return true;
+}
+
+bool cvm_jr_uint(struct cvm_jr *jr, json_object *obj, const char *key, bool required, uint64_t min,
+                 uint64_t max, uint64_t *out)
+{
+	struct conv c = {.fn = conv_uint, .umin = min, .umax = max};
+	return get_value(jr, obj, key, required, &c, out);
 }
 
 bool cvm_jr_u32(struct cvm_jr *jr, json_object *obj, const char *key, bool required,
@@ -189,70 +200,59 @@ bool cvm_jr_u32(struct cvm_jr *jr, json_object *obj, const char *key, bool requi
 	return true;
 }
 
+static bool conv_double(struct cvm_jr *jr, json_object *v, const struct conv *c, void *out)
+{
+	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+		return cvm_jr_fail(jr, "expected a number, got %s", type_name(v));
+	double d = json_object_get_double(v);
+	if (!isfinite(d))
+		return cvm_jr_fail(jr, "must be a finite number");
+	if (d < c->dmin)
+		return cvm_jr_fail(jr, "must be >= %g, got %g", c->dmin, d);
+	if (d > c->dmax)
+		return cvm_jr_fail(jr, "must be <= %g, got %g", c->dmax, d);
+	*(double *)out = d;
+	return true;
+}
+
 bool cvm_jr_double(struct cvm_jr *jr, json_object *obj, const char *key, bool required, double min,
                    double max, double *out)
 {
-	json_object *v;
-	size_t old;
-	int r = enter(jr, obj, key, required, &v, &old);
-	if (r <= 0)
-		return r == 0;
-	bool ok = false;
-	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double)) {
-		cvm_jr_fail(jr, "expected a number, got %s", type_name(v));
-	} else {
-		double d = json_object_get_double(v);
-		if (!isfinite(d))
-			cvm_jr_fail(jr, "must be a finite number");
-		else if (d < min)
-			cvm_jr_fail(jr, "must be >= %g, got %g", min, d);
-		else if (d > max)
-			cvm_jr_fail(jr, "must be <= %g, got %g", max, d);
-		else {
-			*out = d;
-			ok = true;
-		}
-	}
-	return leave(jr, old, ok);
+	struct conv c = {.fn = conv_double, .dmin = min, .dmax = max};
+	return get_value(jr, obj, key, required, &c, out);
+}
+
+static bool conv_bool(struct cvm_jr *jr, json_object *v, const struct conv *c, void *out)
+{
+	if (!json_object_is_type(v, json_type_boolean))
+		return cvm_jr_fail(jr, "expected true or false, got %s", type_name(v));
+	*(bool *)out = json_object_get_boolean(v);
+	return true;
 }
 
 bool cvm_jr_bool(struct cvm_jr *jr, json_object *obj, const char *key, bool required, bool *out)
 {
-	json_object *v;
-	size_t old;
-	int r = enter(jr, obj, key, required, &v, &old);
-	if (r <= 0)
-		return r == 0;
-	bool ok = json_object_is_type(v, json_type_boolean);
-	if (!ok)
-		cvm_jr_fail(jr, "expected true or false, got %s", type_name(v));
-	else
-		*out = json_object_get_boolean(v);
-	return leave(jr, old, ok);
+	struct conv c = {.fn = conv_bool};
+	return get_value(jr, obj, key, required, &c, out);
+}
+
+static bool conv_string(struct cvm_jr *jr, json_object *v, const struct conv *c, void *out)
+{
+	if (!json_object_is_type(v, json_type_string))
+		return cvm_jr_fail(jr, "expected a string, got %s", type_name(v));
+	const char *s = json_object_get_string(v);
+	size_t n = strlen(s);
+	if (n >= c->size)
+		return cvm_jr_fail(jr, "longer than %zu characters", c->size - 1);
+	memcpy(out, s, n + 1);
+	return true;
 }
 
 bool cvm_jr_string(struct cvm_jr *jr, json_object *obj, const char *key, bool required, char *buf,
                    size_t size)
 {
-	json_object *v;
-	size_t old;
-	int r = enter(jr, obj, key, required, &v, &old);
-	if (r <= 0)
-		return r == 0;
-	bool ok = false;
-	if (!json_object_is_type(v, json_type_string)) {
-		cvm_jr_fail(jr, "expected a string, got %s", type_name(v));
-	} else {
-		const char *s = json_object_get_string(v);
-		size_t n = strlen(s);
-		if (n >= size)
-			cvm_jr_fail(jr, "longer than %zu characters", size - 1);
-		else {
-			memcpy(buf, s, n + 1);
-			ok = true;
-		}
-	}
-	return leave(jr, old, ok);
+	struct conv c = {.fn = conv_string, .size = size};
+	return get_value(jr, obj, key, required, &c, buf);
 }
 
 bool cvm_jr_duration_value(struct cvm_jr *jr, json_object *v, uint64_t *out)
@@ -278,15 +278,16 @@ bool cvm_jr_duration_value(struct cvm_jr *jr, json_object *v, uint64_t *out)
 	return true;
 }
 
+static bool conv_duration(struct cvm_jr *jr, json_object *v, const struct conv *c, void *out)
+{
+	return cvm_jr_duration_value(jr, v, out);
+}
+
 bool cvm_jr_duration(struct cvm_jr *jr, json_object *obj, const char *key, bool required,
                      uint64_t *out)
 {
-	json_object *v;
-	size_t old;
-	int r = enter(jr, obj, key, required, &v, &old);
-	if (r <= 0)
-		return r == 0;
-	return leave(jr, old, cvm_jr_duration_value(jr, v, out));
+	struct conv c = {.fn = conv_duration};
+	return get_value(jr, obj, key, required, &c, out);
 }
 
 bool cvm_jr_cpus(struct cvm_jr *jr, json_object *obj, const char *key, bool required,

@@ -219,27 +219,30 @@ void place_fini(struct cvm_sim *s)
 	s->probe_gen = s->probe_done = NULL;
 }
 
-void place_cpu_offline(struct cvm_sim *s, unsigned int cpu)
+typedef int placer_event_fn(struct cvm_placer *pl, unsigned int cpu, uint64_t now_ns,
+                            struct cvm_placer_actions *act);
+
+/* Tells every VM's placer (whole-core VMs first) about `cpu` and carries out what each asks. */
+static void each_placer(struct cvm_sim *s, unsigned int cpu, placer_event_fn *fn)
 {
 	for (unsigned int k = 0; k < s->nvms; k++) {
 		struct sim_vm *vm = nth_vm(s, k);
 		struct cvm_placer_actions act;
 		refresh(s, vm);
-		cvm_placer_cpu_offline(&vm->place->pl, cpu, sim_now(s), &act);
+		fn(&vm->place->pl, cpu, sim_now(s), &act);
 		apply(s, vm, &act);
 	}
 	placed(s);
 }
 
+void place_cpu_offline(struct cvm_sim *s, unsigned int cpu)
+{
+	each_placer(s, cpu, cvm_placer_cpu_offline);
+}
+
 void place_cpu_online(struct cvm_sim *s, unsigned int cpu)
 {
-	for (unsigned int k = 0; k < s->nvms; k++) {
-		struct sim_vm *vm = nth_vm(s, k);
-		struct cvm_placer_actions act;
-		refresh(s, vm);
-		cvm_placer_cpu_online(&vm->place->pl, cpu, sim_now(s), &act);
-		apply(s, vm, &act);
-	}
+	each_placer(s, cpu, cvm_placer_cpu_online);
 }
 
 void place_probe_event(struct cvm_sim *s, unsigned int cpu, uint32_t gen)

@@ -48,55 +48,26 @@ static void f_hltw(const struct cvm_sim_result *r, char *b, size_t l, unsigned i
 {
 	snprintf(b, l, "%.1f", per_s(r, r->hlt_wakeup_kicks));
 }
-static void f_useful(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
+static void f_exits(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
 {
-	snprintf(b, l, "%.2f", r->guest_useful_pct);
-}
-static void f_steal(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
-{
-	snprintf(b, l, "%.2f", r->guest_steal_pct);
-}
-static void f_longest(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
-{
-	cvm_sim_fmt_ns(r->longest_stretch, b, l);
+	snprintf(b, l, "%.0f", per_s(r, r->exits));
 }
 static void f_stalls(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
 {
 	snprintf(b, l, "%" PRIu64, a == 0 ? r->stalls : r->stalls_at[a - 1]);
 }
-static void f_p50(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
+/* Fields at offset `a` of the result: a percentage, a count, a duration. */
+static void f_pct(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
 {
-	cvm_sim_fmt_ns(r->noise_delay_p50, b, l);
-}
-static void f_p99(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
-{
-	cvm_sim_fmt_ns(r->noise_delay_p99, b, l);
-}
-static void f_max(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
-{
-	cvm_sim_fmt_ns(r->noise_delay_max, b, l);
-}
-static void f_lost(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
-{
-	snprintf(b, l, "%.2f", r->capacity_lost_pct);
-}
-static void f_spin(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
-{
-	snprintf(b, l, "%.2f", r->spin_pct);
-}
-static void f_exits(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
-{
-	snprintf(b, l, "%.0f", per_s(r, r->exits));
+	snprintf(b, l, "%.2f", *(const double *)((const char *)r + a));
 }
 static void f_u64(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
 {
-	const uint64_t *f = (const uint64_t *)((const char *)r + a);
-	snprintf(b, l, "%" PRIu64, *f);
+	snprintf(b, l, "%" PRIu64, *(const uint64_t *)((const char *)r + a));
 }
 static void f_dur(const struct cvm_sim_result *r, char *b, size_t l, unsigned int a)
 {
-	const uint64_t *f = (const uint64_t *)((const char *)r + a);
-	cvm_sim_fmt_ns(*f, b, l);
+	cvm_sim_fmt_ns(*(const uint64_t *)((const char *)r + a), b, l);
 }
 
 #define OFF(f) (unsigned int)offsetof(struct cvm_sim_result, f)
@@ -128,15 +99,15 @@ static bool has_mwait(const struct cvm_sim_result *res, unsigned int n)
 static const struct row rows[] = {
         {"IDLE_REQUIRED exits/s", f_idle_req, 0, NULL},
         {"HLT_WAKEUP_ICR kicks/s", f_hltw, 0, NULL},
-        {"guest useful time %", f_useful, 0, NULL},
-        {"guest waiting (steal) %", f_steal, 0, NULL},
-        {"longest stretch w/o progress", f_longest, 0, NULL},
+        {"guest useful time %", f_pct, OFF(guest_useful_pct), NULL},
+        {"guest waiting (steal) %", f_pct, OFF(guest_steal_pct), NULL},
+        {"longest stretch w/o progress", f_dur, OFF(longest_stretch), NULL},
         {"stalls (> threshold)", f_stalls, 0, NULL},
-        {"host noise delay p50", f_p50, 0, NULL},
-        {"host noise delay p99", f_p99, 0, NULL},
-        {"host noise delay max", f_max, 0, NULL},
-        {"capacity lost to forced idle %", f_lost, 0, NULL},
-        {"CPU spent retrying entries %", f_spin, 0, NULL},
+        {"host noise delay p50", f_dur, OFF(noise_delay_p50), NULL},
+        {"host noise delay p99", f_dur, OFF(noise_delay_p99), NULL},
+        {"host noise delay max", f_dur, OFF(noise_delay_max), NULL},
+        {"capacity lost to forced idle %", f_pct, OFF(capacity_lost_pct), NULL},
+        {"CPU spent retrying entries %", f_pct, OFF(spin_pct), NULL},
         {"exits/s", f_exits, 0, NULL},
         {"wake latency p99", f_dur, OFF(wake_latency_p99), NULL},
         {"hotplug lock wait max", f_dur, OFF(lock_wait_max), has_lock},
@@ -381,8 +352,9 @@ int __cvm_sim_report_json(FILE *out, const struct cvm_sim_scenario *sc,
 		json_object_array_add(arr, result_json(&res[i]));
 	json_object_object_add(o, "results", arr);
 	fprintf(out, "%s\n",
-	        json_object_to_json_string_ext(o,
-	                                       JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+	        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	                                                  JSON_C_TO_STRING_SPACED |
+	                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return ferror(out) ? -EIO : 0;
 }

@@ -289,6 +289,24 @@ static void maybe_idle(struct cvm_sim *s, struct sim_cpu *c)
 	smtp_cpu_became_idle(s, c);
 }
 
+/* An item starts service: the first time, its delay is recorded and `extra` (entry cost) added. */
+static void item_begins(struct cvm_sim *s, struct sim_item *it, uint64_t cover, uint64_t extra)
+{
+	if (it->counted)
+		return;
+	it->left += cover + extra;
+	noise_started(s, it, cover);
+}
+
+/* c's new executing layer starts: arm it, account, and tell the siblings if c was idle. */
+static void layer_begins(struct cvm_sim *s, struct sim_cpu *c, bool was_idle)
+{
+	cpu_arm_segment(s, c);
+	cpu_acct(s, c);
+	if (was_idle)
+		left_idle(s, c);
+}
+
 /* ---- interrupts ---- */
 
 static void irq_start(struct cvm_sim *s, struct sim_cpu *c)
@@ -298,14 +316,8 @@ static void irq_start(struct cvm_sim *s, struct sim_cpu *c)
 	struct sim_item *it = itemq_front(&c->irqq);
 	c->irq_active = true;
 	c->held = false;
-	if (!it->counted) {
-		it->left += cover + (it->bottom ? 0 : s->sc->costs.irq_entry);
-		noise_started(s, it, cover);
-	}
-	cpu_arm_segment(s, c);
-	cpu_acct(s, c);
-	if (was_idle)
-		left_idle(s, c);
+	item_begins(s, it, cover, it->bottom ? 0 : s->sc->costs.irq_entry);
+	layer_begins(s, c, was_idle);
 }
 
 void irq_enqueue(struct cvm_sim *s, struct sim_cpu *c, struct sim_item it)
@@ -354,10 +366,7 @@ static void irq_done(struct cvm_sim *s, struct sim_cpu *c)
 	}
 	if (c->irqq.n) {
 		struct sim_item *it = itemq_front(&c->irqq);
-		if (!it->counted) {
-			it->left += it->bottom ? 0 : s->sc->costs.irq_entry;
-			noise_started(s, it, 0);
-		}
+		item_begins(s, it, 0, it->bottom ? 0 : s->sc->costs.irq_entry);
 		cpu_arm_segment(s, c);
 	} else {
 		c->irq_active = false;
@@ -380,15 +389,8 @@ static void kth_start(struct cvm_sim *s, struct sim_cpu *c)
 	if (c->irq_active)
 		return; /* runs when the interrupt layer is done */
 	uint64_t cover = was_idle ? 0 : pause_top(s, c);
-	struct sim_item *it = itemq_front(&c->kq);
-	if (!it->counted) {
-		it->left += cover + s->sc->costs.ctx_switch;
-		noise_started(s, it, cover);
-	}
-	cpu_arm_segment(s, c);
-	cpu_acct(s, c);
-	if (was_idle)
-		left_idle(s, c);
+	item_begins(s, itemq_front(&c->kq), cover, s->sc->costs.ctx_switch);
+	layer_begins(s, c, was_idle);
 }
 
 void kthread_enqueue(struct cvm_sim *s, struct sim_cpu *c, struct sim_item it)
@@ -434,11 +436,7 @@ static void kth_done(struct cvm_sim *s, struct sim_cpu *c)
 	}
 	if (cur->left && !c->curr && !c->uq.n) {
 		/* nobody else wants the CPU: the next kernel thread in turn goes on */
-		struct sim_item *it = cur;
-		if (!it->counted) {
-			it->left += s->sc->costs.ctx_switch;
-			noise_started(s, it, 0);
-		}
+		item_begins(s, cur, 0, s->sc->costs.ctx_switch);
 		cpu_arm_segment(s, c);
 		return;
 	}
@@ -459,11 +457,7 @@ static void kth_done(struct cvm_sim *s, struct sim_cpu *c)
 	}
 	itemq_pop(&c->kq);
 	if (c->kq.n) {
-		struct sim_item *it = itemq_front(&c->kq);
-		if (!it->counted) {
-			it->left += s->sc->costs.ctx_switch;
-			noise_started(s, it, 0);
-		}
+		item_begins(s, itemq_front(&c->kq), 0, s->sc->costs.ctx_switch);
 		cpu_arm_segment(s, c);
 		return;
 	}
@@ -931,15 +925,10 @@ void cpu_set_offline(struct cvm_sim *s, struct sim_cpu *c, bool by_strategy)
 	c->deferred = (struct sim_itemq){0};
 	struct sim_task *t = c->curr;
 	if (t) {
-		c->curr = NULL;
-		c->slice_armed = false;
-		c->slice_gen++;
-		if (t->kind == TASK_VCPU) {
-			vcpu_descheduled(s, t->vcpu);
-			strat_vcpu_off(s, t->vcpu);
-		}
+		detach(s, c, t);
 		t->state = TS_BLOCKED;
 	}
+
 	struct sim_taskq q = c->uq;
 	c->uq = (struct sim_taskq){0};
 	cvm_bit_clear(s->waiting_cpus, c->id);

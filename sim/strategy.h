@@ -67,6 +67,10 @@ extern const struct sim_strategy_ops sim_strategy_partition;
 
 const struct sim_strategy_ops *sim_strategy_ops_of(enum cvm_sim_strategy_id id);
 
+/* Placement shared by core-cookie and gang (strategy_core_cookie.c). */
+void sim_place_cookie_per_vcpu(const struct cvm_sim *s, const struct sim_vm *vm,
+                               struct sim_place_choice *pc);
+
 /* Gang scheduling helpers (strategy_gang.c), shared with partition. */
 void gang_force(struct cvm_sim *s, struct sim_vcpu *v, bool reclaim);
 void gang_release(struct cvm_sim *s, struct sim_vcpu *v);

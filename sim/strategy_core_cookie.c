@@ -11,7 +11,9 @@
  * why IDLE_REQUIRED exits remain (the seed's complaint). A protected vCPU that
  * finds its sibling busy at VMRUN retries in a loop (KVM's behaviour).
  */
-static void place(const struct cvm_sim *s, const struct sim_vm *vm, struct sim_place_choice *pc)
+/* Protected VMs float with a cookie per vCPU; the others float with none (gang places the same way). */
+void sim_place_cookie_per_vcpu(const struct cvm_sim *s, const struct sim_vm *vm,
+                               struct sim_place_choice *pc)
 {
 	if (vm->cfg->smt_protect) {
 		pc->policy = CVM_PLACE_CORE_SCHED;
@@ -37,6 +39,6 @@ static bool may_run(const struct cvm_sim *s, const struct sim_cpu *c, const stru
 
 const struct sim_strategy_ops sim_strategy_core_cookie = {
         .name = "core-cookie",
-        .place = place,
+        .place = sim_place_cookie_per_vcpu,
         .may_run = may_run,
 };

@@ -13,17 +13,6 @@
  * time slice ends, when the unit lets the siblings drain and then resumes.
  */
 
-static void place(const struct cvm_sim *s, const struct sim_vm *vm, struct sim_place_choice *pc)
-{
-	if (vm->cfg->smt_protect) {
-		pc->policy = CVM_PLACE_CORE_SCHED;
-		pc->cookies = CVM_COOKIE_VCPU;
-	} else {
-		pc->policy = CVM_PLACE_NONE;
-		pc->cookies = CVM_COOKIE_OFF;
-	}
-}
-
 #define for_each_sibling(s, c, sb)                     \
 	for (unsigned int i_ = 0; i_ < (s)->tpc; i_++) \
 		if (((sb) = &(s)->cpus[core_cpus((s), (c)->core)[i_]]) != (c))
@@ -171,7 +160,7 @@ bool gang_slice_yield(struct cvm_sim *s, struct sim_cpu *c)
 
 const struct sim_strategy_ops sim_strategy_gang = {
         .name = "gang",
-        .place = place,
+        .place = sim_place_cookie_per_vcpu,
         .defer = defer,
         .vcpu_on = gang_vcpu_on,
         .vcpu_off = gang_vcpu_off,

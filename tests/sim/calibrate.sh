@@ -3,12 +3,21 @@
 set -u
 COREVM=$1
 SCENARIOS=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+# without KVM: one line and a failure status, nothing written
+if COREVM_KVM_DEV=/nonexistent/kvm "$COREVM" calibrate --out "$dir/none.json" 2>"$dir/err0"; then
+	echo "calibrate: succeeded without KVM"
+	exit 1
+fi
+grep -q "corevm: calibrate: /nonexistent/kvm: No such file or directory: nothing measured" \
+	"$dir/err0" || { cat "$dir/err0"; exit 1; }
+[ ! -e "$dir/none.json" ] || { echo "calibrate: wrote a profile without KVM"; exit 1; }
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	echo "calibrate: /dev/kvm is not usable here: skipped"
 	exit 77
 fi
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+
 if ! "$COREVM" calibrate --samples 5 --out "$dir/p.json" 2>"$dir/err"; then
 	cat "$dir/err"
 	echo "calibrate: failed"
