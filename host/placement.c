@@ -481,15 +481,19 @@ static bool ok_whole_core(const struct work *w, unsigned int k)
 	return w->used[k] == 0 && core_whole(&w->v, k);
 }
 
-/* Marks which vCPU each shared core pairs with (the lowest other vCPU on the core). */
-static void set_peers(struct cvm_placement *out)
+/*
+ * Marks how each pinned vCPU shares its core: with the lowest other vCPU on it,
+ * or (peer -1) with a CPU another placement owns.
+ */
+static void set_peers(const struct view *v, struct cvm_placement *out)
 {
 	for (unsigned int i = 0; i < out->nr_vcpus; i++) {
 		struct cvm_vcpu_place *vp = &out->vcpu[i];
 		if (vp->cpu < 0 || vp->core < 0 || vp->why == CVM_WHY_WHOLE_CORE)
 			continue;
 		vp->peer = -1;
-		vp->why = CVM_WHY_FREE_CORE;
+		vp->why = core_has_taken(v, (unsigned int)vp->core) ? CVM_WHY_SHARED_CORE
+		                                                    : CVM_WHY_FREE_CORE;
 		for (unsigned int j = 0; j < out->nr_vcpus; j++) {
 			if (j != i && out->vcpu[j].core == vp->core) {
 				vp->peer = (int32_t)j;
@@ -498,6 +502,12 @@ static void set_peers(struct cvm_placement *out)
 			}
 		}
 	}
+}
+
+/* Whether core `k`, holding `used` vCPUs of this VM, is shared (by two of them, or with another VM). */
+static bool core_shared(const struct view *v, unsigned int k, int32_t used)
+{
+	return used >= 2 || (used == 1 && core_has_taken(v, k));
 }
 
 static int fail_pin(struct work *w, char *err, size_t errlen)
@@ -520,7 +530,7 @@ static int fail_pin(struct work *w, char *err, size_t errlen)
 /*
  * pin: keep vCPUs of `prev` whose CPU is still usable; the others take free
  * cores (their old node first), then free threads of used cores; then while a
- * core is shared and a core is free, move one of the sharers (preferring one
+ * core is shared and a core is free, move one of the sharers (the highest-numbered, preferring one
  * that moved already, so the count of moves stays minimal).
  */
 static int place_pin(struct work *w, const struct cvm_placement *prev, struct cvm_placement *out,
@@ -564,9 +574,9 @@ static int place_pin(struct work *w, const struct cvm_placement *prev, struct cv
 		if (free_k < 0)
 			break;
 		int mover = -1;
-		for (unsigned int i = 0; i < n; i++) {
+		for (unsigned int i = n; i-- > 0;) {
 			int k = out->vcpu[i].core;
-			if (k < 0 || w->used[k] < 2)
+			if (k < 0 || !core_shared(&w->v, (unsigned int)k, w->used[k]))
 				continue;
 			bool moved = !prev || prev->vcpu[i].cpu != out->vcpu[i].cpu;
 			if (mover < 0 || moved)
@@ -582,7 +592,7 @@ static int place_pin(struct work *w, const struct cvm_placement *prev, struct cv
 		vcpu_pin(w, out, (unsigned int)mover,
 		         (unsigned int)core_free_cpu(w, (unsigned int)free_k), CVM_WHY_FREE_CORE);
 	}
-	set_peers(out);
+	set_peers(&w->v, out);
 	return 0;
 }
 
@@ -611,6 +621,13 @@ static int fail_smt(struct work *w, unsigned int found, char *err, size_t errlen
 	}
 	if (more)
 		sb_printf(&sb, "; and %u more", more);
+	uint64_t unknown[W];
+	cvm_bitmap_and(unknown, w->v.allowed, w->v.t->unknown, CVM_MAX_HOST_CPUS);
+	if (!cvm_bitmap_empty(unknown, CVM_MAX_HOST_CPUS)) {
+		sb_printf(&sb, "%s", listed ? "; " : ": ");
+		sb_cpus(&sb, unknown);
+		sb_printf(&sb, " offline, cores unknown");
+	}
 	return -ENOSPC;
 }
 
@@ -657,12 +674,13 @@ static int place_smt(struct work *w, const struct cvm_placement *prev, struct cv
 	return 0;
 }
 
-static int place_float(struct work *w, struct cvm_placement *out, char *err, size_t errlen)
+static int place_float(struct work *w, enum cvm_place_policy policy, struct cvm_placement *out,
+                       char *err, size_t errlen)
 {
 	if (cvm_bitmap_empty(w->v.usable, CVM_MAX_HOST_CPUS)) {
 		struct sbuf sb;
 		sb_init(&sb, err, errlen);
-		sb_printf(&sb, "%s needs a usable CPU in ", cvm_place_policy_name(w->v.rq->policy));
+		sb_printf(&sb, "%s needs a usable CPU in ", cvm_place_policy_name(policy));
 		sb_host_cpus(&sb, &w->v);
 		sb_printf(&sb, ", found none");
 		if (!cvm_bitmap_empty(w->v.allowed, CVM_MAX_HOST_CPUS)) {
@@ -748,7 +766,7 @@ static int place_as(struct work *w, const struct cvm_place_host *h,
 		r = place_smt(w, prev, out, err, errlen);
 		break;
 	default:
-		r = place_float(w, out, err, errlen);
+		r = place_float(w, policy, out, err, errlen);
 		break;
 	}
 	if (r)
@@ -903,7 +921,7 @@ static int validate_pinned(const struct view *v, const struct cvm_placement *p, 
 	for (unsigned int k = 0; k < v->nr_cores; k++) {
 		if (used[k] > 1 && p->effective == CVM_PLACE_SMT_PROTECT)
 			return invalid(err, errlen, "two vCPUs on one core under smt-protect");
-		if (used[k] > 1) {
+		if (core_shared(v, k, used[k])) {
 			for (unsigned int f = 0; f < v->nr_cores; f++) {
 				if (used[f] || !core_any_usable(v, f) || core_has_taken(v, f))
 					continue;

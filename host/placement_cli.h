@@ -17,15 +17,15 @@ enum {
 };
 
 /* Entries for a `struct option` table (include <getopt.h> first). */
-#define CVM_PLACEMENT_LONGOPTS                                                               \
-	{"placement", required_argument, NULL, CVM_OPT_PLACEMENT},                           \
-	        {"host-cpus", required_argument, NULL, CVM_OPT_HOST_CPUS},                   \
-	        {"placement-strict", no_argument, NULL, CVM_OPT_PLACEMENT_STRICT},           \
-	        {"placement-explain", no_argument, NULL, CVM_OPT_PLACEMENT_EXPLAIN},         \
-	        {"placement-fallback", required_argument, NULL, CVM_OPT_PLACEMENT_FALLBACK}, \
-	{                                                                                    \
-		"placement-retries", required_argument, NULL, CVM_OPT_PLACEMENT_RETRIES      \
-	}
+/* clang-format off */
+#define CVM_PLACEMENT_LONGOPTS \
+	{"placement", required_argument, NULL, CVM_OPT_PLACEMENT}, \
+	{"host-cpus", required_argument, NULL, CVM_OPT_HOST_CPUS}, \
+	{"placement-strict", no_argument, NULL, CVM_OPT_PLACEMENT_STRICT}, \
+	{"placement-explain", no_argument, NULL, CVM_OPT_PLACEMENT_EXPLAIN}, \
+	{"placement-fallback", required_argument, NULL, CVM_OPT_PLACEMENT_FALLBACK}, \
+	{"placement-retries", required_argument, NULL, CVM_OPT_PLACEMENT_RETRIES}
+/* clang-format on */
 
 /* Usage lines for the options above, to paste into a command's --help. */
 extern const char cvm_placement_usage[];

@@ -17,6 +17,9 @@
 /* Longest sysfs file read: a CPU list of 1024 CPUs written one by one fits. */
 #define SYSFS_FILE_MAX 8192
 
+/* read_cpu_topology(): the CPU has no topology/ directory (offline on x86). */
+#define NO_TOPOLOGY 1
+
 struct reader {
 	const char *root;
 	char *err;
@@ -196,13 +199,13 @@ static int read_node_lists(struct reader *rd, struct cvm_host_topology *t)
 	return r;
 }
 
-/* Reads one CPU's topology/ directory. -ENOENT (no error text) when it has none. */
+/* Reads one CPU's topology/ directory. Returns 0, NO_TOPOLOGY when it has none, or -errno. */
 static int read_cpu_topology(struct reader *rd, struct cvm_host_topology *t, unsigned int cpu,
                              struct cvm_cpu_ids *ids, uint64_t *siblings)
 {
 	set_path(rd, "cpu/cpu%u/topology", cpu);
 	if (access(rd->path, F_OK))
-		return -ENOENT;
+		return NO_TOPOLOGY;
 	int r;
 	set_path(rd, "cpu/cpu%u/topology/physical_package_id", cpu);
 	if ((r = read_id(rd, &ids->package, true)))
@@ -354,7 +357,7 @@ static int read_all(struct reader *rd, struct cvm_host_topology *t,
 	{
 		struct cvm_cpu_ids ids;
 		r = read_cpu_topology(rd, t, cpu, &ids, sibs[cpu]);
-		if (r == -ENOENT) {
+		if (r == NO_TOPOLOGY) {
 			if (cvm_bit_test(t->online, cpu)) {
 				set_path(rd, "cpu/cpu%u/topology", cpu);
 				return fail(rd, -ENOENT, "missing for an online CPU");
@@ -414,7 +417,7 @@ static int refresh(struct reader *rd, struct cvm_host_topology *t, unsigned int 
 		return fail(rd, -ERANGE, "not a possible CPU (possible: 0-%u)", t->nr_cpus - 1);
 	}
 	int r = read_cpu_topology(rd, t, cpu, &ids, sib);
-	if (r == -ENOENT) {
+	if (r == NO_TOPOLOGY) {
 		set_path(rd, "cpu/cpu%u/topology", cpu);
 		return fail(rd, -ENOENT, "missing (the CPU went offline again?)");
 	}
