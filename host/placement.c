@@ -212,7 +212,7 @@ static const char *excluded_why(const struct view *v, unsigned int cpu)
 	if (!cvm_bit_test(v->t->online, cpu))
 		return "offline";
 	if (in(h->pending, cpu))
-		return "being probed";
+		return "not admitted yet";
 	if (in(h->taken, cpu))
 		return "used by another VM";
 	if (v->rq->affinity_given && !cvm_bit_test(v->rq->affinity, cpu))
@@ -221,8 +221,8 @@ static const char *excluded_why(const struct view *v, unsigned int cpu)
 }
 
 static const char *const exclusion_kinds[] = {
-        "not present",  "quarantined",        "offline",
-        "being probed", "used by another VM", "outside this process's CPU set",
+        "not present",      "quarantined",        "offline",
+        "not admitted yet", "used by another VM", "outside this process's CPU set",
 };
 
 /* Appends "cpus 5,7 offline, cpu 6 quarantined" for the CPUs of `set` that are not usable. */

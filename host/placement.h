@@ -73,7 +73,7 @@ void cvm_place_request_init(struct cvm_place_request *rq, enum cvm_place_policy 
 struct cvm_place_host {
 	const struct cvm_host_topology *topo;
 	const uint64_t *quarantined; /* failed a probe or a guest entry: never used */
-	const uint64_t *pending;     /* came online, probe not finished: not used yet */
+	const uint64_t *pending;     /* came online, not admitted (probe running or no verdict) */
 	const uint64_t *taken;       /* owned by other placements (other VMs on a simulated host) */
 };
 

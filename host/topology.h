@@ -141,8 +141,9 @@ int cvm_topology_read(const char *root, struct cvm_host_topology *t);
 
 /*
  * Re-reads one CPU's topology after it came online (a hotplug event), merging it
- * into `t` with cvm_topology_assign() and cvm_topology_finish(); marks it online.
- * Returns 0 or -errno with `err` set (-ENOENT: its files are gone again).
+ * into `t` with cvm_topology_assign() and cvm_topology_finish(). Its online and
+ * present bits are left to the caller (the placer sets them when it handles the
+ * event). Returns 0 or -errno with `err` set (-ENOENT: its files are gone again).
  */
 int __cvm_topology_refresh_cpu(const char *root, struct cvm_host_topology *t, unsigned int cpu,
                                char *err, size_t errlen);

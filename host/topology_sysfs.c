@@ -427,8 +427,6 @@ static int refresh(struct reader *rd, struct cvm_host_topology *t, unsigned int 
 		ids.node = t->cpu[cpu].node;
 	if ((r = assign(rd, t, cpu, &ids, sib)))
 		return r;
-	cvm_bit_set(t->present, cpu);
-	cvm_topology_set_online(t, cpu, true);
 	cvm_topology_finish(t);
 	return 0;
 }
