@@ -2,6 +2,8 @@
 #ifndef COREVM_HOST_HOTPLUG_H
 #define COREVM_HOST_HOTPLUG_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,10 +80,13 @@ struct cvm_hotplug {
 	struct cvm_uevent_source src;
 	struct cvm_hotplug_sink sink;
 	struct cvm_hotplug_stats stats;
-	int stop_fd; /* eventfd that ends the listener thread */
+	int stop_fd; /* eventfd that wakes the listener thread to stop */
+	atomic_bool stopping;
 	bool running;
 	unsigned int nr_cpus;
-	unsigned long thread; /* pthread_t */
+	unsigned int warned; /* malformed datagrams reported so far */
+	pthread_t thread;
+	char buf[CVM_UEVENT_MAX]; /* the datagram being handled */
 };
 
 /* Sets up a listener over `src` for CPUs below `nr_cpus`. No thread yet. */
