@@ -472,8 +472,10 @@ int cvm_place_ctl_entry_failure(struct cvm_place_ctl *c, unsigned int vcpu, int 
 		        strerror(-r));
 		return r;
 	}
-	cvm_warn("placement", "vcpu %u: guest entry failed on cpu %d (%s)%s", vcpu, cpu,
-	         what ? what : "no detail", failed ? "" : ": quarantined, re-placed, retrying");
+	if (!failed)
+		cvm_warn("placement", "vcpu %u: guest entry failed on cpu %d (%s): %s", vcpu, cpu,
+		         what ? what : "no detail",
+		         cpu >= 0 ? "quarantined, re-placed, retrying" : "retrying");
 	dispatch(c, &act, (int)vcpu);
 	if (failed)
 		return -EIO;
