@@ -14,4 +14,6 @@ struct cvm_cmd {
 
 #define CVM_EXIT_USAGE 2
 
+int cvm_cmd_host(int argc, char **argv);
+
 #endif

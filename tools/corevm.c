@@ -10,6 +10,7 @@
 
 /* Each subcommand adds its line here and its cmd_<name>.c to tools/meson.build. */
 static const struct cvm_cmd commands[] = {
+        {"host", "show the host's CPUs and where vCPUs would be placed", cvm_cmd_host},
         {NULL, NULL, NULL},
 };
 
