@@ -132,71 +132,77 @@ static int read_id(struct reader *rd, int32_t *out, bool required)
 	return 0;
 }
 
-/* The node of `cpu` from its nodeN entry, CVM_TOPO_NONE when there is none. */
-static int read_cpu_node(struct reader *rd, unsigned int cpu, int32_t *node)
+/*
+ * Calls fn(rd, N, ctx) for each "nodeN" entry of the directory rd->path names,
+ * stopping at the first error; N beyond the node limit is an error naming it.
+ */
+static int scan_nodes(struct reader *rd, int (*fn)(struct reader *rd, unsigned int node, void *ctx),
+                      void *ctx)
 {
-	*node = CVM_TOPO_NONE;
-	set_path(rd, "cpu/cpu%u", cpu);
-	DIR *d = opendir(rd->path);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", rd->path);
+	DIR *d = opendir(dir);
 	if (!d)
 		return 0;
 	struct dirent *e;
 	int r = 0;
-	while ((e = readdir(d)) != NULL) {
+	while (!r && (e = readdir(d)) != NULL) {
 		const char *s = e->d_name;
 		uint64_t v;
 		if (strncmp(s, "node", 4) || !s[4] || strspn(s + 4, "0123456789") != strlen(s + 4))
 			continue;
 		if (cvm_parse_u64(s + 4, 0, CVM_MAX_NUMA_NODES - 1, &v)) {
-			r = fail(rd, -ERANGE, "%s beyond corevm's limit of %u NUMA nodes", s,
+			snprintf(rd->path, sizeof(rd->path), "%.*s/%s", PATH_MAX / 2, dir, s);
+			r = fail(rd, -ERANGE, "beyond corevm's limit of %u NUMA nodes",
 			         CVM_MAX_NUMA_NODES);
 			break;
 		}
-		if (*node != CVM_TOPO_NONE && *node != (int32_t)v) {
-			r = fail(rd, -EINVAL, "links to two NUMA nodes (%d and %d)", (int)*node,
-			         (int)v);
-			break;
-		}
-		*node = (int32_t)v;
+		r = fn(rd, (unsigned int)v, ctx);
+		snprintf(rd->path, sizeof(rd->path), "%s", dir);
 	}
 	closedir(d);
 	return r;
 }
 
+static int cpu_node_link(struct reader *rd, unsigned int node, void *ctx)
+{
+	int32_t *out = ctx;
+	if (*out != CVM_TOPO_NONE && *out != (int32_t)node)
+		return fail(rd, -EINVAL, "links to two NUMA nodes (%d and %u)", (int)*out, node);
+	*out = (int32_t)node;
+	return 0;
+}
+
+/* The node of `cpu` from its nodeN entry, CVM_TOPO_NONE when there is none. */
+static int read_cpu_node(struct reader *rd, unsigned int cpu, int32_t *node)
+{
+	*node = CVM_TOPO_NONE;
+	set_path(rd, "cpu/cpu%u", cpu);
+	return scan_nodes(rd, cpu_node_link, node);
+}
+
+static int node_cpulist(struct reader *rd, unsigned int node, void *ctx)
+{
+	struct cvm_host_topology *t = ctx;
+	CVM_BITMAP(cpus, CVM_MAX_HOST_CPUS);
+	set_path(rd, "node/node%u/cpulist", node);
+	int r = read_cpulist(rd, cpus, false);
+	if (r)
+		return r;
+	unsigned int cpu;
+	cvm_bitmap_for_each(cpu, cpus, t->nr_cpus)
+	{
+		if (t->cpu[cpu].node == CVM_TOPO_NONE)
+			t->cpu[cpu].node = (int32_t)node;
+	}
+	return 0;
+}
+
 /* Fills nodes of CPUs without a nodeN link from ROOT/devices/system/node/nodeN/cpulist. */
 static int read_node_lists(struct reader *rd, struct cvm_host_topology *t)
 {
-	CVM_BITMAP(cpus, CVM_MAX_HOST_CPUS);
 	set_path(rd, "node");
-	DIR *d = opendir(rd->path);
-	if (!d)
-		return 0;
-	struct dirent *e;
-	int r = 0;
-	while ((e = readdir(d)) != NULL) {
-		const char *s = e->d_name;
-		uint64_t v;
-		if (strncmp(s, "node", 4) || !s[4] || strspn(s + 4, "0123456789") != strlen(s + 4))
-			continue;
-		if (cvm_parse_u64(s + 4, 0, CVM_MAX_NUMA_NODES - 1, &v)) {
-			set_path(rd, "node/%s", s);
-			r = fail(rd, -ERANGE, "beyond corevm's limit of %u NUMA nodes",
-			         CVM_MAX_NUMA_NODES);
-			break;
-		}
-		set_path(rd, "node/%s/cpulist", s);
-		r = read_cpulist(rd, cpus, false);
-		if (r)
-			break;
-		unsigned int cpu;
-		cvm_bitmap_for_each(cpu, cpus, t->nr_cpus)
-		{
-			if (t->cpu[cpu].node == CVM_TOPO_NONE)
-				t->cpu[cpu].node = (int32_t)v;
-		}
-	}
-	closedir(d);
-	return r;
+	return scan_nodes(rd, node_cpulist, t);
 }
 
 /* Reads one CPU's topology/ directory. Returns 0, NO_TOPOLOGY when it has none, or -errno. */
