@@ -88,6 +88,7 @@ struct cvm_place_ctl {
 	struct cvm_prober own_prober;
 	struct cvm_prober *prober;
 	bool hotplug_wanted, hotplug_running, strict;
+	bool listener_placed; /* the listener thread has applied the housekeeping CPU set */
 	const struct cvm_uevent_source *inject_src;
 	struct cvm_uevent_source src;
 	struct cvm_hotplug *hp;
@@ -270,9 +271,15 @@ void cvm_place_ctl_cpu_event(struct cvm_place_ctl *c, const struct cvm_cpu_ueven
 		memset(&act, 0, sizeof(act));
 		act.probe_cpu = -1;
 	}
+	/* The listener is a corevm thread too: it keeps to the housekeeping CPUs. */
+	bool self_apply = c->hotplug_running && pthread_equal(pthread_self(), c->hp->thread) &&
+	                  (act.housekeeping || !c->listener_placed);
+	c->listener_placed |= self_apply;
 	changed(c);
 	pthread_mutex_unlock(&c->lock);
 	dispatch(c, &act, -1);
+	if (self_apply)
+		cvm_place_ctl_housekeeping_apply(c);
 }
 
 void cvm_place_ctl_resync(struct cvm_place_ctl *c)
@@ -370,7 +377,9 @@ int cvm_place_ctl_start(struct cvm_place_ctl *c, const struct cvm_place_ctl_vmm 
 		cvm_err("hotplug", "cannot start the uevent listener: %s", strerror(-r));
 		return r;
 	}
-	c->hotplug_running = true;
+	pthread_mutex_lock(&c->lock);
+	c->hotplug_running = true; /* under the lock: the listener reads it with c->hp->thread */
+	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
 

@@ -565,6 +565,64 @@ static void test_listener_thread(void **state)
 	rig_free(g);
 }
 
+/* The controller's own listener thread over an injected source; it keeps to housekeeping CPUs. */
+static void test_ctl_listener(void **state)
+{
+	struct fake f = {0};
+	struct cvm_affinity_ops aff = {aff_set, aff_get, aff_getcpu, aff_gettid, &f};
+	f.prober = (struct cvm_prober){.start = fake_probe_start, .priv = &f};
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	struct cvm_uevent_source src;
+	cvm_uevent_source_fd(&src, sv[0]);
+	struct cvm_place_ctl_config cfg = {
+	        .sysfs_root = fixture("1s4c2t"),
+	        .hotplug = true,
+	        .affinity = &aff,
+	        .prober = &f.prober,
+	        .uevents = &src,
+	};
+	cvm_place_request_init(&cfg.req, CVM_PLACE_PIN, 2);
+	cfg.req.affinity_given = true;
+	cvm_bitmap_fill(cfg.req.affinity, 8);
+	struct cvm_place_ctl *ctl;
+	assert_int_equal(cvm_place_ctl_create(&cfg, &ctl), 0);
+	struct cvm_place_ctl_vmm vmm = {vmm_reaffine, vmm_housekeeping, vmm_failed, &f};
+	assert_int_equal(cvm_place_ctl_start(ctl, &vmm), 0);
+	uint64_t seq = cvm_place_ctl_seq(ctl);
+	char buf[256];
+	size_t n =
+	        dgram(buf, sizeof(buf),
+	              "offline@/devices/system/cpu/cpu1|ACTION=offline|DEVPATH=/devices/system/cpu/"
+	              "cpu1|SUBSYSTEM=cpu|");
+	assert_int_equal(send(sv[1], buf, n, 0), (ssize_t)n);
+	assert_int_equal(cvm_place_ctl_wait_seq(ctl, seq + 1, 30000), 0);
+	cvm_place_ctl_destroy(ctl); /* joins the listener: its last apply is done */
+	assert_true(cvm_bit_test(f.reaffine, 1));
+	assert_string_equal(list_of(f.mask),
+	                    "2-4,6-7"); /* the housekeeping CPUs, set by the listener */
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* Listening to the real kernel's uevents is harmless (nothing is changed); it may be refused in a sandbox. */
+static void test_netlink_source(void **state)
+{
+	struct cvm_uevent_source src;
+	int r = __cvm_uevent_open_netlink(&src);
+	if (r) {
+		printf("# netlink uevents unavailable here: %s\n", strerror(-r));
+		assert_true(r == -EPERM || r == -EACCES || r == -EPROTONOSUPPORT ||
+		            r == -EAFNOSUPPORT);
+		return;
+	}
+	char buf[CVM_UEVENT_MAX];
+	ssize_t n = __cvm_uevent_recv(&src, buf, sizeof(buf));
+	assert_true(n == -EAGAIN || n > 0); /* nothing pending, or some device's event */
+	cvm_uevent_close(&src);
+	assert_int_equal(src.fd, -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +631,8 @@ int main(void)
 	        cmocka_unit_test(test_hostile),
 	        cmocka_unit_test(test_entry_failure_and_resync),
 	        cmocka_unit_test(test_listener_thread),
+	        cmocka_unit_test(test_ctl_listener),
+	        cmocka_unit_test(test_netlink_source),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
