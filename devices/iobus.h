@@ -46,7 +46,9 @@ int cvm_iobus_register(struct cvm_iobus *bus, uint16_t base, uint16_t len,
 
 /*
  * Dispatches one access of `size` bytes (1, 2 or 4; anything else is treated as
- * unhandled). Returns true when a device claimed the port.
+ * unhandled). A device claims the access only when all its bytes lie in the
+ * device's range; otherwise it is unhandled and counted at `port`. Returns true
+ * when a device claimed the port.
  */
 bool cvm_iobus_read(struct cvm_iobus *bus, uint16_t port, unsigned int size, uint32_t *val);
 bool cvm_iobus_write(struct cvm_iobus *bus, uint16_t port, unsigned int size, uint32_t val);
