@@ -728,7 +728,7 @@ static int check_request(const struct cvm_place_host *h, const struct cvm_place_
 	    (unsigned int)rq->policy > CVM_PLACE_CORE_SCHED ||
 	    (unsigned int)rq->cookies > CVM_COOKIE_VCPU ||
 	    (unsigned int)rq->fallback > CVM_FALLBACK_NONE) {
-		snprintf(err, errlen, "placement: bad request (vCPUs must be 1-%u)", CVM_MAX_VCPUS);
+		snprintf(err, errlen, "bad placement request (vCPUs must be 1-%u)", CVM_MAX_VCPUS);
 		return -EINVAL;
 	}
 	if (rq->strict && rq->cookies != CVM_COOKIE_OFF && rq->cookie_support) {
@@ -812,7 +812,7 @@ int cvm_replace(const struct cvm_place_host *h, const struct cvm_place_request *
 	if (r)
 		return r;
 	if (!cur || cur->nr_vcpus != rq->nr_vcpus || cur == next) {
-		snprintf(err, errlen, "placement: re-placement of a different VM");
+		snprintf(err, errlen, "re-placement of a different VM");
 		return -EINVAL;
 	}
 	struct work w;

@@ -273,9 +273,9 @@ static void test_nosmt_and_cookies(void **state)
 
 	/* Bad requests. */
 	w->rq.nr_vcpus = 0;
-	place_fails(w, -EINVAL, "placement: bad request (vCPUs must be 1-1024)");
+	place_fails(w, -EINVAL, "bad placement request (vCPUs must be 1-1024)");
 	w->rq.nr_vcpus = 1025;
-	place_fails(w, -EINVAL, "placement: bad request (vCPUs must be 1-1024)");
+	place_fails(w, -EINVAL, "bad placement request (vCPUs must be 1-1024)");
 	world_free(w);
 }
 
