@@ -8,7 +8,7 @@ MESON    ?= meson
 COREVM    = $(BUILD)/tools/corevm
 SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build san demo check test test-san format format-check coverage fuzz bench bench-core clean
+.PHONY: all deps build san demo check test test-san format format-check coverage fuzz bench bench-boot bench-core clean
 
 all: build
 
@@ -53,6 +53,12 @@ coverage: deps $(COV)/build.ninja
 	ninja -C $(COV)
 	$(MESON) test -C $(COV) --suite core
 	gcovr -r . --object-directory $(COV) --filter 'core/' --print-summary --fail-under-line 90
+
+bench: bench-boot bench-core
+
+# The demo guest under corevm and QEMU microvm: medians and ratios (installs QEMU if missing).
+bench-boot: build
+	bench/boot/run.sh
 
 # Costs of the pure core's hot paths and the model checker's speed (not part of check).
 bench-core: build

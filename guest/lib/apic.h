@@ -1,0 +1,89 @@
+/*
+ * Local APIC helpers for guests, in xAPIC mode (MMIO page at 0xfee00000) and
+ * x2APIC mode (MSRs 0x800-0x8ff): mode switches through IA32_APIC_BASE, the ID,
+ * EOI, register access and IPIs through the ICR. Every function acts on the
+ * calling vCPU's APIC and works in whichever mode that APIC is in.
+ */
+#ifndef GUEST_LIB_APIC_H
+#define GUEST_LIB_APIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MSR_IA32_APIC_BASE 0x1b
+#define APIC_BASE_BSP      (1u << 8)
+#define APIC_BASE_EXTD     (1u << 10)
+#define APIC_BASE_EN       (1u << 11)
+#define MSR_X2APIC_BASE    0x800
+
+/* Register offsets in the xAPIC page (x2APIC MSR = 0x800 + offset / 16). */
+#define APIC_REG_ID        0x020
+#define APIC_REG_VER       0x030
+#define APIC_REG_TPR       0x080
+#define APIC_REG_EOI       0x0b0
+#define APIC_REG_SVR       0x0f0
+#define APIC_REG_ICR_LO    0x300
+#define APIC_REG_ICR_HI    0x310
+#define APIC_REG_LVT_LINT0 0x350
+
+#define APIC_LVT_MASKED 0x10000
+
+#define APIC_SVR_ENABLE 0x100
+
+/* ICR low word. */
+#define APIC_DM_FIXED          0x00000
+#define APIC_DM_NMI            0x00400
+#define APIC_DM_INIT           0x00500
+#define APIC_DM_STARTUP        0x00600
+#define APIC_DELIVERY_PENDING  0x01000 /* xAPIC only: send pending */
+#define APIC_LEVEL_ASSERT      0x04000
+#define APIC_TRIGGER_LEVEL     0x08000
+#define APIC_DEST_SELF         0x40000
+#define APIC_DEST_ALL          0x80000
+#define APIC_DEST_ALL_BUT_SELF 0xc0000
+
+enum guest_apic_mode {
+	GUEST_APIC_DISABLED = 0,
+	GUEST_APIC_XAPIC = 1,
+	GUEST_APIC_X2APIC = 2,
+};
+
+/*
+ * Kit start-up on the BSP: software-enables the APIC in its current mode and
+ * masks LINT0 (KVM leaves the BSP's LINT0 in ExtINT mode, which would let a
+ * legacy PIC interrupt in while a vCPU sleeps in a lock wait).
+ */
+void kit_apic_init(void);
+
+/* CPUID.1:ECX[21]: whether the VMM offers x2APIC (KVM emulates it; trust this bit). */
+bool guest_x2apic_supported(void);
+
+/* The mode IA32_APIC_BASE says this vCPU's APIC is in. */
+enum guest_apic_mode guest_apic_mode(void);
+
+/*
+ * Switches this vCPU's APIC to mode through the transitions the SDM allows
+ * (x2APIC -> xAPIC goes through disabled), and when enabling also sets the
+ * software-enable bit in the SVR (spurious vector 0xff). Fails the test if
+ * x2APIC is asked for and not supported.
+ */
+void guest_apic_set_mode(enum guest_apic_mode mode);
+
+/* Reads/writes a 32-bit register given by its xAPIC offset, in either mode. */
+uint32_t guest_apic_read(uint32_t reg);
+void guest_apic_write(uint32_t reg, uint32_t val);
+
+/* This vCPU's APIC ID (8 bits in xAPIC mode, 32 in x2APIC mode). */
+uint32_t guest_apic_id(void);
+
+void guest_apic_eoi(void);
+
+/*
+ * Sends an IPI: icr_lo is the low ICR word (vector, delivery mode, level,
+ * trigger, shorthand), dest the destination APIC ID (ignored with a shorthand).
+ * In xAPIC mode waits (bounded) for the previous and this IPI to leave "send
+ * pending"; returns false if the APIC never reported it sent.
+ */
+bool guest_apic_send_ipi(uint32_t dest, uint32_t icr_lo);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * The host half of the guest-in-the-loop tests: runs the real corevm binary as
+ * a child (stdout, stderr and stdin redirected, waited for on a pidfd with a
+ * generous deadline), and checks its status, output and --stats JSON.
+ */
+#ifndef COREVM_TESTS_GUEST_HARNESS_H
+#define COREVM_TESTS_GUEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+/* What one corevm run gave. */
+struct cvm_result {
+	int status; /* exit status, or 128 + signal */
+	char *out;  /* stdout, NUL-terminated (may contain NULs: see outlen) */
+	size_t outlen;
+	char *err; /* stderr, NUL-terminated */
+	size_t errlen;
+	struct json_object *stats; /* the --stats file when asked for and written, else NULL */
+};
+
+struct cvm_run_spec {
+	const char *const *args; /* after "corevm run"; NULL-terminated */
+	const char *kvm_dev;     /* COREVM_KVM_DEV for the child, or NULL */
+	bool drop_privileges;    /* run as nobody (root only) */
+	const void *stdin_data;  /* fed through a pipe, or NULL for /dev/null */
+	size_t stdin_len;
+	bool want_stats;         /* adds --stats FILE and parses it */
+	int signal_after_output; /* if not 0: send this signal once stdout shows a byte */
+};
+
+/* Paths set by main(): the corevm binary, the guests' folder, a private temp folder. */
+extern const char *h_corevm, *h_guests, *h_tmp;
+
+/* Runs corevm; false (after printing why) if it could not be run or did not end in time. */
+bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r);
+void h_result_free(struct cvm_result *r);
+
+/* Path of a guest image ("smp" -> <guests>/smp.elf; pvh selects smp-pvh.elf). */
+const char *h_guest(const char *name, bool pvh);
+
+/* Writes a file in the temp folder and returns its path (static buffer per call slot). */
+const char *h_write_file(const char *name, const void *data, size_t len);
+
+/* Number of lines in s. */
+unsigned int h_lines(const char *s);
+
+/* json helpers: NULL (and a printed reason) when missing or of another type. */
+struct json_object *h_get(struct json_object *o, const char *path, json_type type);
+int64_t h_int(struct json_object *o, const char *path);
+/* The same for unsigned 64-bit values (json-c clamps them in h_int). */
+uint64_t h_u64(struct json_object *o, const char *path);
+
+/* Checks: print "FAIL file:line: what" and make the test fail, but go on. */
+extern int h_failures;
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			h_failures++;                                          \
+			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			printf(__VA_ARGS__);                                   \
+			printf("\n");                                          \
+		}                                                              \
+	} while (0)
+
+#endif
