@@ -97,7 +97,10 @@ struct cvm_place_ctl {
 	unsigned int housekeeping_applies;
 	uint64_t resyncs, topo_errors, probe_errors;
 	bool fail_reported;
+	uint64_t said_seq; /* events up to this one were reported (verbose) */
 };
+
+static void changed(struct cvm_place_ctl *c);
 
 static uint64_t now_ns(struct cvm_place_ctl *c)
 {
@@ -146,12 +149,12 @@ int cvm_place_ctl_create(const struct cvm_place_ctl_config *cfg, struct cvm_plac
 	if (!rq.affinity_given && c->aff->get(c->aff->ctx, rq.affinity) == 0)
 		rq.affinity_given = true;
 	char err[CVM_PLACE_ERR_LEN];
-	unsigned int max_fail = cfg->max_entry_failures ? cfg->max_entry_failures : 3;
-	r = cvm_placer_init(c->pl, c->topo, &rq, max_fail, 0, err, sizeof(err));
+	r = cvm_placer_init(c->pl, c->topo, &rq, cfg->max_entry_failures, 0, err, sizeof(err));
 	if (r) {
 		cvm_err("placement", "%s", err);
 		goto fail;
 	}
+	changed(c); /* says the initial placement with -v */
 	if (rq.cookies != CVM_COOKIE_OFF && rq.cookie_support)
 		cvm_warn("placement", "%s: %s; continuing without core-scheduling cookies",
 		         cvm_place_policy_name(rq.policy),
@@ -223,9 +226,17 @@ static void dispatch(struct cvm_place_ctl *c, const struct cvm_placer_actions *a
 	}
 }
 
-/* Runs after any event under the lock: wakes waiters. */
+/* Runs after any event under the lock: says what happened (with -v) and wakes waiters. */
 static void changed(struct cvm_place_ctl *c)
 {
+	unsigned int n = cvm_placer_nr_events(c->pl);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct cvm_place_event *e = cvm_placer_event(c->pl, i);
+		if (e->seq > c->said_seq) {
+			cvm_info("placement", "%s", e->note);
+			c->said_seq = e->seq;
+		}
+	}
 	pthread_cond_broadcast(&c->changed);
 }
 
@@ -445,6 +456,12 @@ int cvm_place_ctl_vcpu_apply(struct cvm_place_ctl *c, unsigned int vcpu)
 	pthread_mutex_lock(&c->lock);
 	rec->applies++;
 	rec->verified = r == 0;
+	if (r == 0 && cvm_log_verbose()) {
+		char list[256];
+		cvm_format_cpulist(got, CVM_MAX_HOST_CPUS, list, sizeof(list));
+		cvm_info("placement", "vcpu %u: runs on cpus %s (set and verified by its thread)",
+		         vcpu, list);
+	}
 	if (r)
 		cvm_bitmap_zero(rec->cpus, CVM_MAX_HOST_CPUS);
 	else
@@ -532,6 +549,17 @@ void cvm_place_ctl_snapshot(struct cvm_place_ctl *c, struct cvm_placement *p,
 	if (pending)
 		memcpy(pending, c->pl->pending, sizeof(c->pl->pending));
 	pthread_mutex_unlock(&c->lock);
+}
+
+int cvm_place_ctl_current_cpu(const struct cvm_place_ctl *c)
+{
+	int cpu = c->aff->getcpu(c->aff->ctx);
+	return cpu < 0 ? -1 : cpu;
+}
+
+bool cvm_place_ctl_strict(const struct cvm_place_ctl *c)
+{
+	return c->strict;
 }
 
 bool cvm_place_ctl_failed(struct cvm_place_ctl *c, char *why, size_t len)

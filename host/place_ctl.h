@@ -55,11 +55,10 @@ struct cvm_affinity_ops {
 extern const struct cvm_affinity_ops cvm_affinity_sys;
 
 struct cvm_place_ctl_config {
-	const char *sysfs_root;       /* NULL: "/sys" */
-	struct cvm_place_request req; /* policy, vCPUs, host CPUs, fallback, strict */
-	unsigned int
-	        max_entry_failures; /* guest-entry failures survived (0 means the default, 3) */
-	bool hotplug;               /* listen to CPU hotplug uevents */
+	const char *sysfs_root;          /* NULL: "/sys" */
+	struct cvm_place_request req;    /* policy, vCPUs, host CPUs, fallback, strict */
+	unsigned int max_entry_failures; /* guest-entry failures survived (--placement-retries) */
+	bool hotplug;                    /* listen to CPU hotplug uevents */
 	/* Injection points for tests and the simulator; NULL means the real thing. */
 	const struct cvm_host_topology *topo;        /* instead of reading sysfs_root */
 	const struct cvm_sched_core_ops *sched_core; /* prctl(PR_SCHED_CORE) */
@@ -111,6 +110,9 @@ int cvm_place_ctl_housekeeping_apply(struct cvm_place_ctl *ctl);
 int cvm_place_ctl_entry_failure(struct cvm_place_ctl *ctl, unsigned int vcpu, int cpu,
                                 const char *what);
 
+/* The CPU the calling thread runs on (the CPU-set ops' getcpu: sched_getcpu), or -1. */
+int cvm_place_ctl_current_cpu(const struct cvm_place_ctl *ctl);
+
 /*
  * Whether a KVM_RUN outcome is one to treat as a host-CPU entry failure:
  * KVM_RUN returned -1 with errno EIO, or it returned 0 with exit reason
@@ -139,6 +141,9 @@ int cvm_place_ctl_wait_seq(struct cvm_place_ctl *ctl, uint64_t seq, int timeout_
 void cvm_place_ctl_snapshot(struct cvm_place_ctl *ctl, struct cvm_placement *p,
                             struct cvm_host_topology *topo, uint64_t *quarantined,
                             uint64_t *pending);
+
+/* Whether --placement-strict was given (a CPU set that cannot be applied then stops the VM). */
+bool cvm_place_ctl_strict(const struct cvm_place_ctl *ctl);
 
 /* Whether the placement has failed (the VM must stop); `why` (may be NULL) gets the line. */
 bool cvm_place_ctl_failed(struct cvm_place_ctl *ctl, char *why, size_t len);

@@ -3,6 +3,7 @@
 #define COREVM_HOST_PLACEMENT_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "host/placement.h"
 
@@ -28,6 +29,16 @@ enum {
 /* clang-format on */
 
 /* Usage lines for the options above, to paste into a command's --help. */
+#define CVM_PLACEMENT_USAGE                                                                       \
+	"  --placement POLICY      where vCPU threads run: none | pin | smt-protect |\n"          \
+	"                          core-sched[=vm|vcpu] (docs/placement.md; default none)\n"      \
+	"  --host-cpus LIST        host CPUs corevm may use, e.g. 2-7,10 (default: present\n"     \
+	"                          CPUs that are not isolated)\n"                                 \
+	"  --placement-strict      refuse what the host cannot give (core scheduling, uevents)\n" \
+	"  --placement-explain     say where each vCPU runs and why\n"                            \
+	"  --placement-fallback F  when hotplug breaks the policy: fail | pin | none\n"           \
+	"                          (default: none for pin and smt-protect, else fail)\n"          \
+	"  --placement-retries N   guest-entry failures survived before the VM fails (default 3)\n"
 extern const char cvm_placement_usage[];
 
 struct cvm_placement_opts {
@@ -42,15 +53,17 @@ void cvm_placement_opts_init(struct cvm_placement_opts *o);
 
 /*
  * Handles getopt_long's `opt` with argument `arg`. Returns 1 when it was a
- * placement option, 0 when it is not one, -EINVAL after one line naming the
- * option and the bad value.
+ * placement option, 0 when it is not one, -EINVAL with `err` naming the option
+ * and the bad value ("--placement bogus: unknown policy (...)"; nothing printed).
  */
-int cvm_placement_opt(struct cvm_placement_opts *o, int opt, const char *arg);
+int cvm_placement_opt(struct cvm_placement_opts *o, int opt, const char *arg, char *err,
+                      size_t errlen);
 
 /*
  * Completes the request for `nr_vcpus` vCPUs and checks combinations (a fallback
- * must be weaker than the policy). Returns 0 or -EINVAL after one line.
+ * must be weaker than the policy). Returns 0 or -EINVAL with `err` set.
  */
-int cvm_placement_opts_finish(struct cvm_placement_opts *o, unsigned int nr_vcpus);
+int cvm_placement_opts_finish(struct cvm_placement_opts *o, unsigned int nr_vcpus, char *err,
+                              size_t errlen);
 
 #endif

@@ -173,14 +173,17 @@ static int parse_args(int argc, char **argv, struct host_args *a)
 	        CVM_PLACEMENT_LONGOPTS,
 	        {NULL, 0, NULL, 0},
 	};
+	char err[256];
 	uint64_t v;
 	int opt;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = cvm_placement_opt(&a->place, opt, optarg);
-		if (r < 0)
+		int r = cvm_placement_opt(&a->place, opt, optarg, err, sizeof(err));
+		if (r < 0) {
+			cvm_err("host", "%s", err);
 			return -EINVAL;
+		}
 		if (r > 0)
 			continue;
 		switch (opt) {
@@ -227,8 +230,11 @@ static int parse_args(int argc, char **argv, struct host_args *a)
 		cvm_err("host", "--cpus and --quarantine need --placement");
 		return -EINVAL;
 	}
-	if (a->place.given && cvm_placement_opts_finish(&a->place, a->cpus ? a->cpus : 1))
+	if (a->place.given &&
+	    cvm_placement_opts_finish(&a->place, a->cpus ? a->cpus : 1, err, sizeof(err))) {
+		cvm_err("host", "%s", err);
 		return -EINVAL;
+	}
 	return 0;
 }
 

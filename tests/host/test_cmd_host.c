@@ -192,14 +192,14 @@ static void test_bad_input(void **state)
 	} cases[] = {
 	        {{"--placement", "bogus"},
 	         2,
-	         "corevm: --placement: unknown policy 'bogus' (none, pin, smt-protect, core-sched, "
-	         "core-sched=vm, core-sched=vcpu)"},
+	         "corevm: host: --placement bogus: unknown policy (none, pin, smt-protect, "
+	         "core-sched, core-sched=vm, core-sched=vcpu)"},
 	        {{"--placement", "pin", "--host-cpus", "5-2"},
 	         2,
-	         "corevm: --host-cpus: '5-2' is not a list of CPUs (e.g. 0-3,8)"},
+	         "corevm: host: --host-cpus 5-2: not a list of CPUs (e.g. 0-3,8)"},
 	        {{"--placement", "pin", "--host-cpus", "0-5000"},
 	         2,
-	         "corevm: --host-cpus: '0-5000' names a CPU beyond corevm's limit of 1024"},
+	         "corevm: host: --host-cpus 0-5000: names a CPU beyond corevm's limit of 1024"},
 	        {{"--placement", "pin", "--cpus", "0"},
 	         2,
 	         "corevm: host: --cpus: '0' is not a number from 1 to 1024"},
@@ -209,18 +209,18 @@ static void test_bad_input(void **state)
 	        {{"--cpus", "2"}, 2, "corevm: host: --cpus and --quarantine need --placement"},
 	        {{"--placement", "pin", "--placement-fallback", "pin"},
 	         2,
-	         "corevm: --placement-fallback pin: not weaker than --placement pin (use none or "
-	         "fail)"},
+	         "corevm: host: --placement-fallback pin: not weaker than --placement pin (use none "
+	         "or fail)"},
 	        {{"--placement", "core-sched", "--placement-fallback", "none"},
 	         2,
-	         "corevm: --placement-fallback none: not weaker than --placement core-sched (only "
-	         "fail applies)"},
+	         "corevm: host: --placement-fallback none: not weaker than --placement core-sched "
+	         "(only fail applies)"},
 	        {{"--placement", "pin", "--placement-fallback", "maybe"},
 	         2,
-	         "corevm: --placement-fallback: unknown fallback 'maybe' (fail, pin, none)"},
+	         "corevm: host: --placement-fallback maybe: unknown fallback (fail, pin, none)"},
 	        {{"--placement", "pin", "--placement-retries", "-1"},
 	         2,
-	         "corevm: --placement-retries: '-1' is not a number from 0 to 1000"},
+	         "corevm: host: --placement-retries -1: not a number from 0 to 1000"},
 	        {{"--frobnicate"},
 	         2,
 	         "corevm: host: unknown or incomplete option '--frobnicate' (see 'corevm host "
