@@ -907,26 +907,21 @@ static bool cpus_0_and_1(void)
 	return false;
 }
 
-/* The CPU list a vCPU thread applied and read back, from --stats. */
-static const char *thread_cpus(struct json_object *stats, unsigned int vcpu)
+/* The string of --stats at ARRAY.I.FIELD ("placement.events", 1, "cause"), or "?". */
+static const char *stats_str(struct json_object *stats, const char *array, unsigned int i,
+                             const char *field)
 {
-	char key[64];
+	char key[96];
 	struct json_object *o;
 
-	snprintf(key, sizeof(key), "placement.vcpu_threads.%u.cpus", vcpu);
+	snprintf(key, sizeof(key), "%s.%u.%s", array, i, field);
 	o = h_get(stats, key, json_type_string);
 	return o ? json_object_get_string(o) : "?";
 }
 
-static const char *event_cause(struct json_object *stats, unsigned int i)
-{
-	char key[64];
-	struct json_object *o;
-
-	snprintf(key, sizeof(key), "placement.events.%u.cause", i);
-	o = h_get(stats, key, json_type_string);
-	return o ? json_object_get_string(o) : "?";
-}
+/* The CPU list vCPU thread `vcpu` applied and read back; the cause of event `i`. */
+#define thread_cpus(stats, vcpu) stats_str(stats, "placement.vcpu_threads", vcpu, "cpus")
+#define event_cause(stats, i)    stats_str(stats, "placement.events", i, "cause")
 
 /* --placement pin with 2 vCPUs on the real host: each thread pins itself and verifies it. */
 static int case_placement_pin_2(void)
