@@ -78,8 +78,13 @@ static void wake_add(struct wake_batch *b, struct cvm_vcpu *v)
 		return;
 	s = atomic_load(&v->state); /* seq_cst after the exchange: see the header */
 	if (s == CVM_VCPU_BLOCKED) {
-		b->sleep_bits[v->index / SLEEP_GROUP] |= sleep_bit(v->index);
-		b->groups |= 1u << (v->index / SLEEP_GROUP);
+		unsigned int g = v->index / SLEEP_GROUP;
+		if (!(b->groups &
+		      (1u << g))) { /* sleep_bits[g] is valid only once its group is in */
+			b->groups |= 1u << g;
+			b->sleep_bits[g] = 0;
+		}
+		b->sleep_bits[g] |= sleep_bit(v->index);
 	} else if (s == CVM_VCPU_RUNNING) {
 		b->kick[b->nkick++] = (uint16_t)v->index;
 	}
@@ -154,22 +159,52 @@ static uint8_t read_apr(void *ctx, unsigned int vcpu)
 	return atomic_load_explicit(&c->v[vcpu].apr, memory_order_relaxed);
 }
 
-/* Publishes this vCPU's routing identity (its own thread, no vCPU lock held). */
-static void publish_route(struct cvm_vcpu *v)
+/*
+ * Publishes vCPU `i`'s routing identity; the caller holds that vCPU's lock
+ * (so two publishers of one vCPU cannot cross), never the bus lock.
+ */
+static void publish_route_locked(struct cvm_uchip *c, unsigned int i)
 {
-	struct cvm_uchip *c = cvm_uchip(v->vm);
-	struct cvm_uvcpu *u = cvm_uvcpu(v);
-	struct cvm_lapic copy;
-
-	pthread_mutex_lock(&u->lock);
-	copy = u->lapic;
-	pthread_mutex_unlock(&u->lock);
 	pthread_rwlock_wrlock(&c->bus_lock);
-	cvm_apic_bus_update(&c->bus, v->index, &copy);
+	cvm_apic_bus_update(&c->bus, i, &c->v[i].lapic);
 	pthread_rwlock_unlock(&c->bus_lock);
 }
 
+static void publish_route(struct cvm_vcpu *v)
+{
+	struct cvm_uvcpu *u = cvm_uvcpu(v);
+
+	pthread_mutex_lock(&u->lock);
+	publish_route_locked(cvm_uchip(v->vm), v->index);
+	pthread_mutex_unlock(&u->lock);
+}
+
 /* ---- routing: resolve under the read lock, accept per target under its lock ---- */
+
+/*
+ * An INIT that leaves an asleep AP in a wait state (wait-for-SIPI, or AP reset
+ * hold) needs no wake-up: the AP would only reset its local APIC and sleep
+ * again. The sender does that reset here, under the AP's lock, and publishes
+ * the reset routing identity; the register load waits for the SIPI, which
+ * wakes the AP, whose INIT_RESET action then finds its local APIC reset
+ * already (resetting it again changes nothing: a software-disabled APIC
+ * accepts no fixed interrupt meanwhile).
+ */
+static bool init_without_wake(struct cvm_uchip *c, struct cvm_vcpu *t, const struct cvm_apic_msg *m)
+{
+	struct cvm_uvcpu *u = cvm_uvcpu(t);
+
+	if (m->mode != CVM_DM_INIT || !cvm_lc_waiting(&u->lc) ||
+	    atomic_load(&t->state) != CVM_VCPU_BLOCKED)
+		return false;
+	cvm_lapic_init_reset(&u->lapic);
+	publish_route_locked(c, t->index);
+	if (!u->dead) { /* asleep until INIT or SIPI: counts for the deadlock check */
+		u->dead = true;
+		atomic_fetch_add(&c->ndead, 1);
+	}
+	return true;
+}
 
 static void accept_one(struct cvm_vm *vm, unsigned int i, const struct cvm_apic_msg *m,
                        struct wake_batch *b)
@@ -177,16 +212,18 @@ static void accept_one(struct cvm_vm *vm, unsigned int i, const struct cvm_apic_
 	struct cvm_uchip *c = cvm_uchip(vm);
 	struct cvm_uvcpu *u = &c->v[i];
 	enum cvm_disp d;
+	bool wake;
 
 	pthread_mutex_lock(&u->lock);
 	d = cvm_apic_accept(&u->lapic, &u->lc, &u->ctr, m);
 	if (m->src != CVM_APIC_SRC_NONE)
 		u->ipis_received++;
-	if (d == CVM_DISP_ACCEPTED)
+	wake = d == CVM_DISP_ACCEPTED && !init_without_wake(c, &vm->vcpu[i], m);
+	if (wake)
 		undead(c, u);
 	publish_apr(u);
 	pthread_mutex_unlock(&u->lock);
-	if (d == CVM_DISP_ACCEPTED)
+	if (wake)
 		wake_add(b, &vm->vcpu[i]);
 }
 
@@ -387,7 +424,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		struct cvm_lc_action a;
 		uint64_t now = 0, deadline;
 		int vec = -1, e = 0;
-		bool route_changed = false, more = false, check = false;
+		bool more = false, check = false;
 
 		pthread_mutex_lock(&u->lock);
 		atomic_store_explicit(&u->events, 0, memory_order_relaxed);
@@ -408,8 +445,8 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 			break;
 		case CVM_ACT_INIT_RESET:
 			cvm_lapic_init_reset(&u->lapic);
+			publish_route_locked(c, v->index);
 			run->cr8 = 0;
-			route_changed = true;
 			break;
 		case CVM_ACT_BLOCK:
 			u->sleep_until = cvm_lapic_next_deadline(&u->lapic);
@@ -428,8 +465,6 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		pthread_mutex_unlock(&u->lock);
 
 		c->timer->arm(v, deadline, now);
-		if (route_changed)
-			publish_route(v);
 		switch (a.kind) {
 		case CVM_ACT_RUN:
 			u->intr_wait = a.flags & CVM_ACTF_WINDOW;
@@ -461,6 +496,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 				kvm_failed(v, "KVM_NMI", e);
 				return CVM_VACT_STOP;
 			}
+			u->nmi_in_kvm = true;
 			intr_ok = false; /* the NMI goes first; an interrupt waits for the window */
 			continue;
 		case CVM_ACT_INIT_RESET:
@@ -539,10 +575,39 @@ static void user_wake(struct cvm_vcpu *v)
 	futex_wake_bits(sleep_word(c, v->index), sleep_bit(v->index));
 }
 
+/*
+ * Whether KVM still holds an NMI that corevm handed it (KVM_NMI) and that can
+ * be delivered now. KVM opens its NMI window lazily on this host: after the
+ * guest's IRET from an NMI handler, a second NMI may still wait inside KVM when
+ * the guest reaches HLT. Asked (one KVM_GET_VCPU_EVENTS) only until KVM has
+ * nothing left.
+ */
+static bool kvm_holds_nmi(struct cvm_vcpu *v)
+{
+	struct cvm_uvcpu *u = cvm_uvcpu(v);
+	struct kvm_vcpu_events ev;
+
+	if (!u->nmi_in_kvm)
+		return false;
+	memset(&ev, 0, sizeof(ev));
+	if (v->vm->ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return false;
+	if (!ev.nmi.pending && !ev.nmi.injected) {
+		u->nmi_in_kvm = false;
+		return false;
+	}
+	return !ev.nmi.masked; /* a blocked NMI does not end a HLT inside an NMI handler */
+}
+
 static enum cvm_vcpu_action exit_hlt(struct cvm_vcpu *v)
 {
 	struct cvm_uvcpu *u = cvm_uvcpu(v);
 
+	/* The NMI KVM still holds ends this HLT as soon as the vCPU enters again. */
+	if (kvm_holds_nmi(v)) {
+		v->stats.hlt_nmi_in_kvm++;
+		return CVM_VACT_CONTINUE;
+	}
 	pthread_mutex_lock(&u->lock);
 	cvm_lc_hlt(&u->lc, &u->ctr);
 	pthread_mutex_unlock(&u->lock);
@@ -838,9 +903,9 @@ void cvm_uchip_vcpu_setup(struct cvm_vcpu *v, bool is_bsp, bool x2apic, uint8_t 
 		u->dead = true; /* UNINITIALIZED: only INIT can wake it */
 		atomic_fetch_add(&c->ndead, 1);
 	}
-	pthread_rwlock_wrlock(&c->bus_lock);
-	cvm_apic_bus_update(&c->bus, v->index, &u->lapic);
-	pthread_rwlock_unlock(&c->bus_lock);
+	pthread_mutex_lock(&u->lock);
+	publish_route_locked(c, v->index);
+	pthread_mutex_unlock(&u->lock);
 }
 
 /* Reads the vCPU's CPUID table back: CPUID.1 EAX (RDX after INIT), x2APIC, MAXPHYADDR. */

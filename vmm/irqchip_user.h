@@ -9,12 +9,14 @@
  *     take it (IPI acceptance, I/O APIC delivery); nobody holds two of them.
  *   - struct cvm_uchip.bus_lock (read-mostly) protects the routing view:
  *     readers resolve a message into a target set and drop it before taking any
- *     vCPU lock; the writer is a vCPU thread publishing its own APIC's new
- *     identity (ID, LDR, DFR, mode) from a copy made under its own lock.
+ *     vCPU lock; a writer publishes one vCPU's new identity (ID, LDR, DFR,
+ *     mode) while it holds that vCPU's lock (the vCPU itself, or the sender of
+ *     an INIT that resets an asleep AP's local APIC).
  *   - The vCPU's own thread is the only one that runs cvm_lc_next(), carries
  *     out actions (registers, KVM_INTERRUPT, KVM_NMI) and changes its timer.
  *
- * Lock order: device lock -> I/O APIC lock -> bus lock (read) -> one vCPU lock.
+ * Lock order: device lock -> I/O APIC lock -> bus lock (read, dropped) -> one
+ * vCPU lock -> bus lock (write). Nobody takes a vCPU lock with the bus lock held.
  */
 #ifndef COREVM_VMM_IRQCHIP_USER_H
 #define COREVM_VMM_IRQCHIP_USER_H
@@ -72,6 +74,7 @@ struct cvm_uvcpu {
 
 	/* vCPU thread only. */
 	bool intr_wait;       /* an interrupt waits for the window (request_interrupt_window set) */
+	bool nmi_in_kvm;      /* KVM_NMI was issued and KVM may still hold that NMI */
 	uint64_t sleep_until; /* the timer deadline when it last decided to sleep */
 	bool regs_valid;      /* `regs` holds the state last loaded for INIT/SIPI */
 	bool regs_dirty;      /* `regs` is still to be handed to KVM (before the next KVM_RUN) */

@@ -135,6 +135,7 @@ static struct json_object *apic_json(const struct cvm_vcpu_stats *s)
 	add_u64(o, "msr", s->apic_msr);
 	add_u64(o, "msr_gp", s->msr_gp);
 	add_u64(o, "smi_dropped", s->smi_dropped);
+	add_u64(o, "hlt_nmi_in_kvm", s->hlt_nmi_in_kvm);
 	struct json_object *late = json_object_new_array();
 	for (unsigned int i = 0; i < s->ntimer_late; i++)
 		json_object_array_add(late, json_object_new_uint64(s->timer_late_ns[i]));

@@ -98,14 +98,15 @@ struct cvm_vcpu_stats {
 	uint64_t halts; /* HLT seen by corevm (irqchips with sees_halts only) */
 	uint64_t ipis;  /* IPIs sent (irqchips with sees_halts only) */
 	/* Irqchips that own the lifecycle (owns_lifecycle), copied at thread exit. */
-	struct cvm_counters lc;   /* the pure core's per-vCPU counters */
-	uint64_t ipis_received;   /* IPI messages that reached this vCPU (any outcome) */
-	uint64_t sleeps;          /* times the thread slept in the BLOCKED state */
-	uint64_t apic_mmio;       /* xAPIC page accesses handled */
-	uint64_t apic_msr;        /* x2APIC, APIC_BASE and TSC_DEADLINE MSR accesses handled */
-	uint64_t msr_gp;          /* MSR accesses answered with #GP */
-	uint64_t smi_dropped;     /* SMIs not delivered: no SMM with this KVM (docs/irqchip.md) */
-	uint64_t apic_mmio_odd;   /* xAPIC page accesses of another size or alignment (ignored) */
+	struct cvm_counters lc;  /* the pure core's per-vCPU counters */
+	uint64_t ipis_received;  /* IPI messages that reached this vCPU (any outcome) */
+	uint64_t sleeps;         /* times the thread slept in the BLOCKED state */
+	uint64_t apic_mmio;      /* xAPIC page accesses handled */
+	uint64_t apic_msr;       /* x2APIC, APIC_BASE and TSC_DEADLINE MSR accesses handled */
+	uint64_t msr_gp;         /* MSR accesses answered with #GP */
+	uint64_t smi_dropped;    /* SMIs not delivered: no SMM with this KVM (docs/irqchip.md) */
+	uint64_t apic_mmio_odd;  /* xAPIC page accesses of another size or alignment (ignored) */
+	uint64_t hlt_nmi_in_kvm; /* HLTs ended at once: KVM still held an NMI corevm had given it */
 	unsigned int ntimer_late; /* samples in timer_late_ns */
 	uint32_t timer_late_ns
 	        [CVM_VCPU_TIMER_SAMPLES]; /* deadline -> expiry by the vCPU, first ones */

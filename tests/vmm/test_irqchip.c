@@ -7,6 +7,7 @@
  * each mode.
  */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,8 +39,9 @@ static struct {
 	struct kvm_msi msi[MAX_CALLS];
 	uint64_t msr_data[MAX_CALLS]; /* KVM_SET_MSRS value */
 	struct kvm_irq_routing_entry routes[CVM_IOAPIC_PINS];
-	uint64_t guest_tsc; /* what KVM_GET_MSRS IA32_TSC answers */
-	uint64_t cr0;       /* what KVM_GET_SREGS answers */
+	uint64_t guest_tsc;  /* what KVM_GET_MSRS IA32_TSC answers */
+	uint64_t cr0;        /* what KVM_GET_SREGS answers */
+	uint8_t nmi_pending; /* what KVM_GET_VCPU_EVENTS answers */
 } fake;
 
 static int fake_ioctl(int fd, unsigned long req, void *arg)
@@ -68,6 +70,10 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 	case KVM_GET_SREGS:
 		memset(arg, 0, sizeof(struct kvm_sregs));
 		((struct kvm_sregs *)arg)->cr0 = fake.cr0;
+		return 0;
+	case KVM_GET_VCPU_EVENTS:
+		memset(arg, 0, sizeof(struct kvm_vcpu_events));
+		((struct kvm_vcpu_events *)arg)->nmi.pending = fake.nmi_pending;
 		return 0;
 	case KVM_SIGNAL_MSI:
 		fake.msi[i] = *(struct kvm_msi *)arg;
@@ -486,6 +492,127 @@ static void test_nmi_ipi(void **state)
 	assert_int_equal(ctr(f, 2, CVM_CTR_NMI_INJECTED), 1);
 }
 
+static void test_hlt_while_kvm_holds_nmi(void **state)
+{
+	struct fixture *f = *state;
+
+	sw_enable_all(f);
+	send_ipi(f, 0, 1, 0x4400); /* NMI to vCPU 1 (RUNNABLE) */
+	cvm_uvcpu(&f->vcpu[1])->lc.mp = CVM_MP_RUNNABLE;
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	assert_int_equal(calls(KVM_NMI, NULL), 1);
+	/* The guest halts with IF=0 while KVM still holds that NMI: no sleep, it runs again. */
+	fake.nmi_pending = 1;
+	f->run[1]->if_flag = 0;
+	assert_int_equal(simple_exit(f, 1, KVM_EXIT_HLT), CVM_VACT_CONTINUE);
+	assert_int_equal(calls(KVM_GET_VCPU_EVENTS, NULL), 1);
+	assert_int_equal(cvm_uvcpu(&f->vcpu[1])->lc.mp, CVM_MP_RUNNABLE);
+	assert_int_equal(f->vcpu[1].stats.hlt_nmi_in_kvm, 1);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	/* KVM delivered it: the next HLT sleeps, and KVM is not asked again. */
+	fake.nmi_pending = 0;
+	assert_int_equal(simple_exit(f, 1, KVM_EXIT_HLT), CVM_VACT_CONTINUE);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK);
+	simple_exit(f, 1, KVM_EXIT_HLT);
+	assert_int_equal(calls(KVM_GET_VCPU_EVENTS, NULL), 2);
+}
+
+static void test_init_to_asleep_ap_needs_no_wake(void **state)
+{
+	struct fixture *f = *state;
+	struct cvm_uvcpu *u1 = cvm_uvcpu(&f->vcpu[1]);
+
+	sw_enable_all(f);
+	apic_write(f, 1, CVM_APIC_LDR, 0x02000000);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK); /* UNINITIALIZED, asleep */
+	atomic_store(&f->vcpu[1].state, CVM_VCPU_BLOCKED);
+	send_ipi(f, 0, 1, 0x4500); /* INIT */
+	/* Not woken: the sender reset its local APIC (software-disabled, LDR 0) and routing. */
+	assert_int_equal(atomic_load(&u1->events), 0);
+	assert_int_equal(u1->lc.mp, CVM_MP_INIT_RECEIVED);
+	assert_false(cvm_lapic_sw_enabled(&u1->lapic));
+	send_ipi(f, 0, 0x02, 0x4840); /* logical to its old LDR: nobody */
+	assert_false(irr(f, 1, 0x40));
+	/* The SIPI wakes it; one look does INIT reset and SIPI entry. */
+	send_ipi(f, 0, 1, 0x4608);
+	assert_int_equal(atomic_load(&u1->events), 1);
+	atomic_store(&f->vcpu[1].state, CVM_VCPU_RUNNING);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	assert_int_equal(u1->lc.mp, CVM_MP_RUNNABLE);
+	assert_int_equal(f->run[1]->s.regs.sregs.cs.selector, 0x0800);
+	assert_int_equal(ctr(f, 1, CVM_CTR_INIT_TAKEN), 1);
+	assert_int_equal(ctr(f, 1, CVM_CTR_SIPI_ACCEPTED), 1);
+}
+
+/*
+ * The wake protocol with real threads: vCPU 1's thread halts (IF=1), decides to
+ * sleep and sleeps on its futex word, over and over; vCPU 0's thread sends it a
+ * fixed IPI at whatever point that thread has reached. Every IPI must end in an
+ * injection: an event landing between "decide to sleep" and "sleep" is not lost
+ * (a lost one leaves the receiver asleep: the sender's bounded wait fails).
+ */
+#define RACE_ROUNDS 3000
+
+static atomic_uint race_injected;
+
+static void set_state(struct cvm_vcpu *v, enum cvm_vcpu_state st)
+{
+	atomic_store(&v->state, st); /* seq_cst, as vcpu.c does */
+}
+
+static void *race_receiver(void *arg)
+{
+	struct fixture *f = arg;
+	struct cvm_vcpu *v = &f->vcpu[1];
+
+	for (unsigned int i = 0; i < RACE_ROUNDS; i++) {
+		enum cvm_vcpu_action a;
+		set_state(v, CVM_VCPU_IN_VMM);
+		f->run[1]->if_flag = 1;
+		f->run[1]->ready_for_interrupt_injection = 1;
+		simple_exit(f, 1, KVM_EXIT_HLT);
+		set_state(v, CVM_VCPU_RUNNING);
+		while ((a = pre_entry(f, 1)) == CVM_VACT_BLOCK) {
+			set_state(v, CVM_VCPU_BLOCKED);
+			f->vm.irqchip->block(v);
+			set_state(v, CVM_VCPU_RUNNING);
+			v->reeval = true;
+		}
+		assert_int_equal(a, CVM_VACT_CONTINUE);
+		set_state(v, CVM_VCPU_IN_VMM);
+		apic_write(f, 1, CVM_APIC_EOI, 0); /* the handler's EOI */
+		atomic_fetch_add(&race_injected, 1);
+	}
+	return NULL;
+}
+
+static void test_sleep_wake_race(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t t;
+
+	sw_enable_all(f);
+	cvm_uvcpu(&f->vcpu[1])->lc.mp = CVM_MP_RUNNABLE;
+	atomic_store(&race_injected, 0);
+	assert_int_equal(pthread_create(&t, NULL, race_receiver, f), 0);
+	for (unsigned int i = 0; i < RACE_ROUNDS; i++) {
+		struct timespec t0, now;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		send_ipi(f, 0, 1, 0x4061);
+		/* Bounded wait (generous: the machine is shared) for this IPI's injection. */
+		while (atomic_load(&race_injected) <= i) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec - t0.tv_sec > 30)
+				fail_msg("IPI %u of %u was never injected: a wake-up was lost", i,
+				         RACE_ROUNDS);
+			sched_yield();
+		}
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(ctr(f, 1, CVM_CTR_INTR_INJECTED), RACE_ROUNDS);
+	assert_true(f->vcpu[1].stats.sleeps > 0); /* it did sleep, at least sometimes */
+}
+
 static void test_smi_ipi_dropped(void **state)
 {
 	struct fixture *f = *state;
@@ -794,6 +921,9 @@ int main(void)
 	        USER(test_init_sipi_load_registers),
 	        USER(test_init_overwrites_pending_sipi),
 	        USER(test_nmi_ipi),
+	        USER(test_hlt_while_kvm_holds_nmi),
+	        USER(test_init_to_asleep_ap_needs_no_wake),
+	        USER(test_sleep_wake_race),
 	        USER(test_smi_ipi_dropped),
 	        USER(test_shorthands_and_logical),
 	        USER(test_msr_x2apic_transitions),
