@@ -79,8 +79,8 @@ static void wake_add(struct wake_batch *b, struct cvm_vcpu *v)
 	s = atomic_load(&v->state); /* seq_cst after the exchange: see the header */
 	if (s == CVM_VCPU_BLOCKED) {
 		unsigned int g = v->index / SLEEP_GROUP;
-		if (!(b->groups &
-		      (1u << g))) { /* sleep_bits[g] is valid only once its group is in */
+		/* sleep_bits[g] is valid only once its group is in. */
+		if (!(b->groups & (1u << g))) {
 			b->groups |= 1u << g;
 			b->sleep_bits[g] = 0;
 		}
@@ -859,6 +859,8 @@ static int user_create(struct cvm_vm *vm)
 	};
 	int e;
 
+	if (vm->ncpus > CVM_APIC_MAX_VCPUS)
+		return -E2BIG; /* the routing bitmaps' size */
 	if (vm->ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_X86_MSR_FILTER) <= 0 ||
 	    vm->ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_X86_USER_SPACE_MSR) <=
 	            0)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "core/apic_bus.h"
 #include "vmm/cpuid.h"
 #include "vmm/vm_internal.h"
 
@@ -335,10 +336,16 @@ static int __vm_create(struct cvm_vm *vm, const struct cvm_vm_config *cfg,
 	if (e < 0)
 		return e;
 	e = vm->irqchip->create(vm);
-	if (e < 0) {
+	if (e == -E2BIG)
+		cvm_err("kvm", "--cpus %u: the %s irqchip handles at most %u vCPUs", vm->ncpus,
+		        vm->irqchip->name, CVM_APIC_MAX_VCPUS);
+	else if (e == -ENOTSUP)
+		cvm_err("kvm", "the %s irqchip needs a capability this KVM lacks (docs/irqchip.md)",
+		        vm->irqchip->name);
+	else if (e < 0)
 		cvm_err("kvm", "creating the %s irqchip: %s", vm->irqchip->name, strerror(-e));
+	if (e < 0)
 		return e;
-	}
 	vm->vcpu = calloc(vm->ncpus, sizeof(*vm->vcpu));
 	if (!vm->vcpu)
 		return -ENOMEM;
