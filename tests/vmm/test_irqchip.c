@@ -680,6 +680,24 @@ static void test_msr_x2apic_transitions(void **state)
 	assert_int_equal(msr(f, 0, true, 0x4b564dff, &d), 1);
 }
 
+static void test_apic_relocation(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t d = 0xfed00000ull | CVM_APIC_BASE_EN;
+	uint32_t v = 0;
+
+	assert_int_equal(msr(f, 2, true, CVM_MSR_APIC_BASE, &d), 0);
+	/* The page follows the base: the new one is decoded, the old one is nobody's. */
+	assert_int_equal(mmio(f, 2, 0xfed00000ull + CVM_APIC_ID, false, 4, &v), CVM_VACT_CONTINUE);
+	assert_int_equal(v, 2u << 24);
+	assert_int_equal(f->vm.nmmio, 0);
+	assert_int_equal(mmio(f, 2, APIC + CVM_APIC_ID, false, 4, &v), CVM_VACT_CONTINUE);
+	assert_int_equal(v, 0xffffffffu);
+	assert_int_equal(f->vm.nmmio, 1);
+	/* Other vCPUs keep theirs. */
+	assert_int_equal(apic_read(f, 1, CVM_APIC_ID), 1u << 24);
+}
+
 static void test_tsc_deadline_msr(void **state)
 {
 	struct fixture *f = *state;
@@ -927,6 +945,7 @@ int main(void)
 	        USER(test_smi_ipi_dropped),
 	        USER(test_shorthands_and_logical),
 	        USER(test_msr_x2apic_transitions),
+	        USER(test_apic_relocation),
 	        USER(test_tsc_deadline_msr),
 	        USER(test_user_ioapic_level_eoi),
 	        USER(test_user_ioapic_edge_uart_line),
