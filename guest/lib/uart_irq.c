@@ -48,14 +48,17 @@ static void set_ier(uint8_t v)
 	port_out(IER, v);
 }
 
+/* Moves received bytes to the ring; with the ring full, leaves them in the FIFO and stops RDI. */
 static void drain_rx(void)
 {
-	for (unsigned int i = 0; i < 64 && (port_in(LSR) & LSR_DR); i++) {
-		uint8_t c = port_in(RBR);
-		if (rx_head - rx_tail < RING) {
-			rx[rx_head % RING] = c;
-			rx_head++;
+	while (port_in(LSR) & LSR_DR) {
+		if (rx_head - rx_tail == RING) {
+			set_ier(ier &
+			        (uint8_t)~IER_RDI); /* guest_uart_irq_read() turns it on again */
+			return;
 		}
+		rx[rx_head % RING] = port_in(RBR);
+		rx_head++;
 	}
 }
 
@@ -75,10 +78,14 @@ static void uart_isr(struct guest_exception_frame *f)
 {
 	(void)f;
 	counts.irqs++;
-	for (unsigned int i = 0; i < 16; i++) {
+	for (unsigned int i = 0;; i++) {
 		uint8_t iir = port_in(IIR);
 		if (iir & IIR_NONE)
 			break;
+		if (i == 1024) {
+			counts.stuck++;
+			break;
+		}
 		switch (iir & IIR_ID) {
 		case 0x06: /* line status */
 			port_in(LSR);
@@ -136,6 +143,8 @@ size_t guest_uart_irq_read(void *buf, size_t max)
 		p[n++] = rx[rx_tail % RING];
 		rx_tail++;
 	}
+	if (n && !(ier & IER_RDI))
+		set_ier(ier | IER_RDI);
 	return n;
 }
 
@@ -173,6 +182,7 @@ bool guest_uart_irq_wait_tx_empty(uint64_t timeout_tsc)
 
 struct guest_uart_irq_counts guest_uart_irq_counts(void)
 {
-	struct guest_uart_irq_counts c = {counts.irqs, counts.rx_irqs, counts.tx_irqs};
+	struct guest_uart_irq_counts c = {counts.irqs, counts.rx_irqs, counts.tx_irqs,
+	                                  counts.stuck};
 	return c;
 }

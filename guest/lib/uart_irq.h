@@ -8,7 +8,10 @@
  *
  * Contract: init, write, read and the waits run on the vCPU the interrupt is
  * routed to, with interrupts off (as the kit runs guest code); interrupts are
- * taken only inside the waits (sti; hlt). Rings hold 256 bytes each.
+ * taken only inside the waits (sti; hlt). Rings hold 256 bytes each; when the
+ * receive ring is full the handler leaves bytes in the UART's FIFO and turns
+ * the receive interrupt off until guest_uart_irq_read() makes room (flow
+ * control: the host then holds back its input, nothing is lost).
  */
 #ifndef GUEST_LIB_UART_IRQ_H
 #define GUEST_LIB_UART_IRQ_H
@@ -44,6 +47,7 @@ bool guest_uart_irq_wait_tx_empty(uint64_t timeout_tsc);
 /* Handler runs, and those that found received data / transmit room. */
 struct guest_uart_irq_counts {
 	uint32_t irqs, rx_irqs, tx_irqs;
+	uint32_t stuck; /* handler runs that gave up with the UART still asking (bug) */
 };
 struct guest_uart_irq_counts guest_uart_irq_counts(void);
 
