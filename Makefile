@@ -8,7 +8,7 @@ MESON    ?= meson
 COREVM    = $(BUILD)/tools/corevm
 SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build san demo check test test-san format format-check coverage fuzz bench bench-boot bench-core clean
+.PHONY: all deps build san demo check test test-san format format-check coverage fuzz bench bench-boot bench-core bench-host bench-sim clean
 
 all: build
 
@@ -54,7 +54,7 @@ coverage: deps $(COV)/build.ninja
 	$(MESON) test -C $(COV) --suite core
 	gcovr -r . --object-directory $(COV) --filter 'core/' --print-summary --fail-under-line 90
 
-bench: bench-boot bench-core
+bench: bench-boot bench-core bench-host bench-sim
 
 # The demo guest under corevm and QEMU microvm: medians and ratios (installs QEMU if missing).
 bench-boot: build
@@ -64,5 +64,14 @@ bench-boot: build
 bench-core: build
 	$(BUILD)/bench/core/bench_core
 
+# Costs of placement decisions and re-placements on a 256-CPU synthetic host (not part of check).
+bench-host: build
+	$(BUILD)/bench/host/bench_placement
+
+# The simulator's event rate and the 512-vCPU host's wall time (not part of check).
+bench-sim: build
+	$(BUILD)/bench/sim/bench_sim scenarios
+
 clean:
 	rm -rf $(BUILD) $(SAN) $(COV)
+

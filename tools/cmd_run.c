@@ -2,15 +2,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch/x86/guest_abi.h"
+#include "host/place_ctl.h"
 #include "tools/cmds.h"
 #include "tools/run_args.h"
 #include "util/log.h"
+#include "util/parse.h"
 #include "vmm/board.h"
 #include "vmm/vm.h"
 
@@ -78,6 +81,8 @@ struct run_state {
 	struct cvm_boot_entry entry;
 	struct cvm_vm *vm;
 	struct cvm_board *board;
+	struct cvm_place_ctl *placement; /* with --placement and friends */
+	struct cvm_uevent_source uevents;
 };
 
 /* Files, RAM and the image: everything that needs no KVM. Returns an exit status or 0. */
@@ -114,6 +119,45 @@ static int prepare(struct run_state *s)
 	return 0;
 }
 
+static void explain_line(void *ctx, const char *line)
+{
+	fprintf(ctx, "corevm: %s\n", line);
+}
+
+/*
+ * Host placement (docs/placement.md), decided before the VM exists: a policy the
+ * host cannot meet fails here with one line. The main thread takes the
+ * housekeeping CPU set; vCPU threads started from it set their own.
+ */
+static int place(struct run_state *s)
+{
+	struct cvm_place_ctl_config cfg = {
+	        .req = s->a.place.req,
+	        .max_entry_failures = s->a.place.retries,
+	        .hotplug = true,
+	};
+	const char *fd_env = getenv("COREVM_UEVENT_FD");
+	uint64_t fd;
+
+	if (!s->a.place.given)
+		return 0;
+	if (fd_env) {
+		if (cvm_parse_u64(fd_env, 0, 1 << 20, &fd)) {
+			cvm_err("run", "COREVM_UEVENT_FD=%s: not a file descriptor", fd_env);
+			return CVM_EXIT_USAGE;
+		}
+		cvm_uevent_source_fd(&s->uevents, (int)fd);
+		cfg.uevents = &s->uevents;
+	}
+	if (cvm_place_ctl_create(&cfg, &s->placement) < 0)
+		return CVM_EXIT_FAILURE;
+	if (s->a.place.explain)
+		cvm_place_ctl_explain(s->placement, explain_line, stderr);
+	if (cvm_place_ctl_housekeeping_apply(s->placement) < 0 && s->a.place.req.strict)
+		return CVM_EXIT_FAILURE;
+	return 0;
+}
+
 static int run(struct run_state *s)
 {
 	struct cvm_vm_config cfg = {
@@ -132,6 +176,8 @@ static int run(struct run_state *s)
 		return CVM_EXIT_FAILURE;
 	if (cvm_board_create(s->vm, s->a.cpus, s->a.mem, &s->board) < 0)
 		return CVM_EXIT_FAILURE;
+	if (s->placement && cvm_vm_set_placement(s->vm, s->placement) < 0)
+		return CVM_EXIT_FAILURE;
 	status = cvm_vm_run(s->vm, &opts);
 	cvm_info("run", "guest ended: %s, exit status %d", cvm_vm_end_cause(s->vm), status);
 	if (s->a.stats && cvm_vm_write_stats(s->vm, s->a.stats) < 0 && status == CVM_EXIT_OK)
@@ -144,6 +190,7 @@ static void cleanup(struct run_state *s)
 	if (s->vm && cvm_vm_stuck_threads(s->vm))
 		return; /* a vCPU thread may still touch the VM, devices and RAM: leave them */
 	cvm_vm_destroy(s->vm);
+	cvm_place_ctl_destroy(s->placement);
 	cvm_board_destroy(s->board);
 	cvm_ram_unmap(&s->gm);
 	for (unsigned int i = 0; i < CVM_RUN_MAX_MODULES; i++)
@@ -168,6 +215,8 @@ int cvm_cmd_run(int argc, char **argv)
 	}
 	cvm_log_set_verbose(s.a.verbose);
 	status = prepare(&s);
+	if (status == 0)
+		status = place(&s);
 	if (status == 0)
 		status = run(&s);
 	cleanup(&s);

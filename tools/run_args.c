@@ -23,12 +23,14 @@ const char cvm_run_usage[] =
         "  --cmdline STR         the guest's command line\n"
         "  --module FILE[,STR]   a boot module and its string (repeatable, up to 16)\n"
         "  --stats FILE          write per-vCPU and VM statistics as JSON (docs/stats.md)\n"
-        "  --timeout DURATION    stop the guest after DURATION (e.g. 30s, 500ms)\n"
+        "  --timeout DURATION    stop the guest after DURATION (e.g. 30s, 500ms)\n" CVM_PLACEMENT_USAGE
         "  -v, --verbose         say what corevm does\n"
         "  -h, --help            this text\n"
         "\n"
         "The serial port (0x3f8) is connected to stdout, and to stdin when that is a\n"
-        "terminal or a pipe. Environment: COREVM_KVM_DEV overrides /dev/kvm.\n"
+        "terminal or a pipe. Environment: COREVM_KVM_DEV overrides /dev/kvm;\n"
+        "COREVM_UEVENT_FD=N reads CPU hotplug uevents from the datagram socket N\n"
+        "instead of the kernel's (for tests).\n"
         "\n"
         "Exit status: (V << 1) | 1 after a guest wrote V to the debug-exit port 0xf4;\n"
         "0 guest reported done, 2 usage, 4 failure (bad image, KVM error), 6 guest\n"
@@ -56,6 +58,7 @@ static const struct option options[] = {
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        CVM_PLACEMENT_LONGOPTS,
         {NULL, 0, NULL, 0},
 };
 
@@ -178,6 +181,7 @@ int cvm_run_parse_args(int argc, char **argv, struct cvm_run_args *a, char *err,
 	a->mem = CVM_RUN_DEFAULT_MEM;
 	a->irqchip = CVM_IRQCHIP_KERNEL;
 	a->boot = CVM_BOOT_AUTO;
+	cvm_placement_opts_init(&a->place);
 	err[0] = 0;
 
 	optind = 0; /* glibc: full re-initialisation, so the parser can run more than once */
@@ -197,8 +201,10 @@ int cvm_run_parse_args(int argc, char **argv, struct cvm_run_args *a, char *err,
 			return fail(err, errlen, "unknown or malformed option '%s'",
 			            argv[optind - 1]);
 		default:
-			r = parse_one(opt, optarg, a, err, errlen);
-			if (r)
+			r = cvm_placement_opt(&a->place, opt, optarg, err, errlen);
+			if (r == 0)
+				r = parse_one(opt, optarg, a, err, errlen);
+			if (r < 0)
 				return r;
 		}
 	}
@@ -208,5 +214,7 @@ int cvm_run_parse_args(int argc, char **argv, struct cvm_run_args *a, char *err,
 		return fail(err, errlen, "unexpected argument '%s' after IMAGE '%s'",
 		            argv[optind + 1], argv[optind]);
 	a->image = argv[optind];
+	if (a->place.given)
+		return cvm_placement_opts_finish(&a->place, a->cpus, err, errlen);
 	return 0;
 }

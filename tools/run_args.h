@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host/placement_cli.h"
 #include "loader/loader.h"
 #include "vmm/vm.h"
 
@@ -35,6 +36,7 @@ struct cvm_run_args {
 	uint64_t timeout_ns; /* 0: none */
 	int verbose;
 	const char *image;
+	struct cvm_placement_opts place; /* host placement (docs/placement.md) */
 };
 
 /*

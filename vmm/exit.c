@@ -213,11 +213,11 @@ enum cvm_vcpu_action cvm_vcpu_handle_exit(struct cvm_vcpu *v)
 	case KVM_EXIT_INTERNAL_ERROR:
 		return exit_internal_error(v, run);
 	case KVM_EXIT_FAIL_ENTRY:
+		/* A CPU that cannot enter guests (seed 003): quarantined and retried with placement. */
 		snprintf(msg, sizeof(msg),
-		         "vcpu %u: KVM_EXIT_FAIL_ENTRY, hardware entry failure reason 0x%llx",
-		         v->index,
+		         "KVM_EXIT_FAIL_ENTRY, hardware entry failure reason 0x%llx",
 		         (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-		return vcpu_fail(v, CVM_EXIT_GUEST_ERROR, "entry failure", msg);
+		return cvm_vcpu_entry_failed(v, CVM_EXIT_GUEST_ERROR, "entry failure", msg);
 	case KVM_EXIT_INTR:
 		return CVM_VACT_CONTINUE;
 	default: {

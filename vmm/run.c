@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host/place_ctl.h"
 #include "util/log.h"
 #include "vmm/vm_internal.h"
 
@@ -185,6 +186,8 @@ static void wait_for_end(struct cvm_vm *vm, int sfd, const struct cvm_run_opts *
 			(void)unused;
 			if (!flush_at)
 				flush_at = now + CVM_CONSOLE_IDLE_NS;
+			if (atomic_exchange(&vm->housekeeping_reaffine, 0) && vm->placement)
+				cvm_place_ctl_housekeeping_apply(vm->placement);
 			if (atomic_exchange(&vm->con.rx_ready, 0)) {
 				pthread_mutex_lock(&vm->dev_lock);
 				rx_offer_locked(vm);

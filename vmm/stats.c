@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "core/lifecycle.h"
+#include "host/place_ctl.h"
 #include "util/log.h"
 #include "vmm/vm_internal.h"
 
@@ -168,6 +169,8 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 		json_object_array_add(vcpus, vcpu_json(vm, v));
 	}
 	json_object_object_add(root, "vcpus", vcpus);
+	if (vm->placement)
+		json_object_object_add(root, "placement", cvm_place_ctl_stats(vm->placement));
 	return root;
 }
 

@@ -164,6 +164,10 @@ static void state_running(struct cvm_vcpu *v)
 		set_state(v, CVM_VCPU_EXITING);
 		return;
 	}
+	if ((req & CVM_REQ_REAFFINE) && !cvm_vcpu_place(v)) {
+		set_state(v, CVM_VCPU_EXITING);
+		return;
+	}
 	if (atomic_load_explicit(&v->vm->end_status, memory_order_acquire) >= 0) {
 		set_state(v, CVM_VCPU_EXITING); /* the VM is ending: do not wait for STOP */
 		return;
@@ -183,6 +187,14 @@ static void state_running(struct cvm_vcpu *v)
 	case EAGAIN: /* an UNINITIALIZED AP received INIT: run again */
 		v->stats.eagain++;
 		return;
+	case EIO: { /* the host CPU could not enter the guest (seed 003) */
+		char what[64];
+		snprintf(what, sizeof(what), "KVM_RUN: %s", strerror(EIO));
+		if (cvm_vcpu_entry_failed(v, CVM_EXIT_GUEST_ERROR, "entry failure", what) ==
+		    CVM_VACT_STOP)
+			set_state(v, CVM_VCPU_EXITING);
+		return;
+	}
 	default: {
 		char why[64];
 		cvm_err("kvm", "KVM_RUN on vcpu %u: %s", v->index, strerror(errno));
@@ -220,6 +232,10 @@ static void state_blocked(struct cvm_vcpu *v)
 		pthread_cond_wait(&mb->cond, &mb->lock);
 	pthread_mutex_unlock(&mb->lock);
 	req = take_requests(v);
+	if ((req & CVM_REQ_REAFFINE) && !cvm_vcpu_place(v))
+		req |= CVM_REQ_STOP;
+	if (!(req & (CVM_REQ_STOP | CVM_REQ_WAKE)))
+		return; /* only a new CPU set: still halted */
 	set_state(v, (req & CVM_REQ_STOP) ? CVM_VCPU_EXITING : CVM_VCPU_RUNNING);
 }
 
@@ -244,7 +260,8 @@ static void *vcpu_thread(void *arg)
 {
 	struct cvm_vcpu *v = arg;
 
-	set_state(v, CVM_VCPU_RUNNING);
+	/* Its own CPU set first, from inside the thread (host placement). */
+	set_state(v, cvm_vcpu_place(v) ? CVM_VCPU_RUNNING : CVM_VCPU_EXITING);
 	for (;;) {
 		switch (get_state(v)) {
 		case CVM_VCPU_RUNNING:

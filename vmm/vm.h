@@ -135,6 +135,18 @@ struct json_object;
 typedef void (*cvm_stats_fn)(void *ctx, struct json_object *vm_obj);
 void cvm_vm_set_stats_hook(struct cvm_vm *vm, cvm_stats_fn fn, void *ctx);
 
+/*
+ * Connects host placement (host/place_ctl.h, docs/placement.md): each vCPU thread
+ * applies and verifies its CPU set when it starts and on every re-placement
+ * (a REAFFINE mailbox request), guest-entry failures (KVM_EXIT_FAIL_ENTRY, KVM_RUN
+ * EIO) quarantine the CPU and retry, the main thread keeps to the housekeeping
+ * CPUs, and --stats gets a "placement" object. Starts the controller's hotplug
+ * listener and prober. Call after cvm_vm_create() and before cvm_vm_run(); `ctl`
+ * must outlive the VM's threads. Returns 0 or -errno (reported).
+ */
+struct cvm_place_ctl;
+int cvm_vm_set_placement(struct cvm_vm *vm, struct cvm_place_ctl *ctl);
+
 /* Writes the statistics as JSON (schema: docs/stats.md). Returns 0 or -errno (reported). */
 int cvm_vm_write_stats(struct cvm_vm *vm, const char *path);
 

@@ -49,8 +49,9 @@ enum cvm_vcpu_state {
 const char *cvm_vcpu_state_name(enum cvm_vcpu_state s);
 
 /* Requests posted to a vCPU's mailbox (bits). */
-#define CVM_REQ_STOP (1u << 0) /* leave the loop: the VM is ending */
-#define CVM_REQ_WAKE (1u << 1) /* leave BLOCKED and re-enter the guest */
+#define CVM_REQ_STOP     (1u << 0) /* leave the loop: the VM is ending */
+#define CVM_REQ_WAKE     (1u << 1) /* leave BLOCKED and re-enter the guest */
+#define CVM_REQ_REAFFINE (1u << 2) /* re-apply the thread's CPU set (host placement changed) */
 
 /*
  * A vCPU's mailbox: requesters set bits in `pending` and take a ticket; the
@@ -169,6 +170,8 @@ struct cvm_vm {
 	int threads_stuck; /* vCPU threads that did not stop in time */
 	cvm_stats_fn stats_hook;
 	void *stats_hook_ctx;
+	struct cvm_place_ctl *placement;  /* host/place_ctl.h, or NULL: no placement */
+	atomic_int housekeeping_reaffine; /* the main thread must re-apply its CPU set */
 };
 
 /* ---- vcpu.c ---- */
@@ -183,6 +186,13 @@ void cvm_vcpu_kick(struct cvm_vcpu *vcpu);
 int cvm_vcpu_signals_init(void);
 void cvm_mailbox_init(struct cvm_mailbox *mb);
 void cvm_mailbox_destroy(struct cvm_mailbox *mb);
+
+/* ---- placement.c: host placement in the vCPU threads (no-ops without a controller) ---- */
+/* Sets the calling vCPU thread's CPU set; false when the VM must stop (already requested). */
+bool cvm_vcpu_place(struct cvm_vcpu *vcpu);
+/* A guest entry failed in a way the host CPU causes: CONTINUE to run again, or STOP. */
+enum cvm_vcpu_action cvm_vcpu_entry_failed(struct cvm_vcpu *vcpu, int status, const char *why,
+                                           const char *what);
 
 /* ---- exit.c: one KVM exit, decoded and dispatched (no allocation, no JSON) ---- */
 enum cvm_vcpu_action cvm_vcpu_handle_exit(struct cvm_vcpu *vcpu);

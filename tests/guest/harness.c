@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RUN_DEADLINE_MS (300 * 1000) /* corevm gets --timeout; this only guards the harness */
@@ -43,14 +44,66 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* Reads what corevm's stderr has within `timeout_ms`: > 0 bytes, 0 at its end or timeout. */
+static ssize_t live_read(struct h_live *live, int timeout_ms)
+{
+	struct pollfd p = {.fd = live->stderr_fd, .events = POLLIN};
+	char buf[4096];
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) != 1)
+		return 0;
+	n = read(live->stderr_fd, buf, sizeof(buf));
+	if (n <= 0)
+		return 0;
+	if (live->len + (size_t)n + 1 > live->cap) {
+		live->cap = (live->len + (size_t)n + 1) * 2;
+		live->err = realloc(live->err, live->cap);
+	}
+	memcpy(live->err + live->len, buf, (size_t)n);
+	live->len += (size_t)n;
+	live->err[live->len] = 0;
+	return n;
+}
+
+bool h_wait_line(struct h_live *live, const char *text, int timeout_ms)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		const char *hit = live->err ? strstr(live->err + live->scanned, text) : NULL;
+		if (hit) {
+			const char *eol = strchr(hit, '\n');
+			live->scanned = eol ? (size_t)(eol + 1 - live->err) : live->len;
+			return true;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = timeout_ms - ((now.tv_sec - start.tv_sec) * 1000 +
+		                          (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0 || live_read(live, (int)left) == 0) {
+			printf("no line with '%s' on corevm's stderr within %d ms\n", text,
+			       timeout_ms);
+			return false;
+		}
+	}
+}
+
 static void child(const struct cvm_run_spec *spec, const char *const *argv, int in_fd, int out_pipe,
-                  const char *out, const char *err)
+                  int err_pipe, const char *out, const char *err)
 {
 	int o = out_pipe >= 0 ? out_pipe : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int e = err_pipe >= 0 ? err_pipe : open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 	if (o < 0 || e < 0 || dup2(in_fd, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
 		_exit(126);
+	if (spec->uevent_fd > 0) {
+		if (dup2(spec->uevent_fd, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
+			_exit(126);
+		setenv("COREVM_UEVENT_FD", "3", 1);
+	} else {
+		unsetenv("COREVM_UEVENT_FD");
+	}
 	if (spec->kvm_dev)
 		setenv("COREVM_KVM_DEV", spec->kvm_dev, 1);
 	else
@@ -66,7 +119,8 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 	static unsigned int seq;
 	char out[512], err[512], stats[512];
 	const char *argv[64];
-	int argc = 0, pfd, st, pipefd[2] = {-1, -1}, outpipe[2] = {-1, -1}, in_fd;
+	int argc = 0, pfd, st, pipefd[2] = {-1, -1}, outpipe[2] = {-1, -1}, errpipe[2] = {-1, -1};
+	int in_fd;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
@@ -84,8 +138,10 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 		argv[argc++] = spec->args[i];
 	argv[argc] = NULL;
 
-	if (spec->stdin_data) {
-		if (pipe(pipefd) < 0)
+	if (spec->interact && pipe2(errpipe, O_CLOEXEC) < 0)
+		return false;
+	if (spec->stdin_data || spec->interact) {
+		if (pipe2(pipefd, O_CLOEXEC) < 0)
 			return false;
 		in_fd = pipefd[0];
 	} else {
@@ -100,14 +156,25 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 			close(pipefd[1]);
 		if (outpipe[0] >= 0)
 			close(outpipe[0]);
-		child(spec, argv, in_fd, outpipe[1], out, err);
+		child(spec, argv, in_fd, outpipe[1], errpipe[1], out, err);
 	}
 	close(in_fd);
 	if (outpipe[1] >= 0)
 		close(outpipe[1]);
+	if (errpipe[1] >= 0)
+		close(errpipe[1]);
 	if (pid < 0) {
 		printf("cannot fork: %s\n", strerror(errno));
 		return false;
+	}
+	struct h_live live = {.stdin_fd = pipefd[1], .stderr_fd = errpipe[0]};
+	if (spec->interact && pid > 0) {
+		spec->interact(spec->interact_ctx, &live);
+		close(pipefd[1]);
+		pipefd[1] = -1;
+		while (live_read(&live, RUN_DEADLINE_MS) > 0)
+			; /* the rest of stderr, up to its end */
+		close(errpipe[0]);
 	}
 	if (pipefd[1] >= 0) {
 		/* Small inputs fit the pipe buffer; then end of input. */
@@ -148,7 +215,12 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 		return false;
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	r->out = slurp(out, &r->outlen);
-	r->err = slurp(err, &r->errlen);
+	if (spec->interact) {
+		r->err = live.err ? live.err : calloc(1, 1);
+		r->errlen = live.len;
+	} else {
+		r->err = slurp(err, &r->errlen);
+	}
 	if (spec->want_stats)
 		r->stats = json_object_from_file(stats);
 	unlink(out);

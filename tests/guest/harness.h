@@ -12,6 +12,8 @@
 
 #include <json-c/json.h>
 
+struct h_live;
+
 /* What one corevm run gave. */
 struct cvm_result {
 	int status; /* exit status, or 128 + signal */
@@ -30,7 +32,29 @@ struct cvm_run_spec {
 	size_t stdin_len;
 	bool want_stats;         /* adds --stats FILE and parses it */
 	int signal_after_output; /* if not 0: send this signal once stdout shows a byte */
+	int uevent_fd;           /* > 0: given to corevm as fd 3 with COREVM_UEVENT_FD=3 */
+	/*
+	 * Interactive runs: corevm's stdin and stderr are pipes; interact() runs while
+	 * corevm does, reads stderr with h_wait_line() and writes to live->stdin_fd;
+	 * corevm's stdin is closed when it returns. Not with stdin_data.
+	 */
+	void (*interact)(void *ctx, struct h_live *live);
+	void *interact_ctx;
 };
+
+/* corevm's stderr as an interactive run has read it so far. */
+struct h_live {
+	int stdin_fd, stderr_fd;
+	char *err; /* everything read, NUL-terminated */
+	size_t len, cap;
+	size_t scanned; /* h_wait_line() looks after this offset */
+};
+
+/*
+ * Waits up to `timeout_ms` for a line of corevm's stderr containing `text`, after
+ * the line an earlier call found. True when found (then later calls look after it).
+ */
+bool h_wait_line(struct h_live *live, const char *text, int timeout_ms);
 
 /* Paths set by main(): the corevm binary, the guests' folder, a private temp folder. */
 extern const char *h_corevm, *h_guests, *h_tmp;

@@ -8,11 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,6 +142,13 @@ static int case_usage_errors(void)
 	        {ARGS("--cpus"), "--cpus", NULL},
 	        {ARGS("--cpus", "2"), "IMAGE", NULL},
 	        {ARGS(img, "extra"), "extra", NULL},
+	        {ARGS("--placement", "bogus", img), "--placement", "bogus"},
+	        {ARGS("--placement", "pin", "--host-cpus", "3-1", img), "--host-cpus", "3-1"},
+	        {ARGS("--placement", "pin", "--placement-fallback", "pin", img),
+	         "--placement-fallback", "pin"},
+	        {ARGS("--placement-retries", "many", img), "--placement-retries", "many"},
+	        {ARGS("--cpus", "2000", "--placement", "pin", img), "--placement", "2000"},
+	        {ARGS("--placement"), "--placement", NULL},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -883,6 +893,201 @@ static int case_exception(void)
 	return 0;
 }
 
+/* ---- host placement (docs/placement.md) ---- */
+
+/* Pinning two vCPUs needs CPUs 0 and 1 for this process. */
+static bool cpus_0_and_1(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_ISSET(0, &set) &&
+	    CPU_ISSET(1, &set))
+		return true;
+	printf("SKIP: this process may not run on both cpu 0 and cpu 1\n");
+	return false;
+}
+
+/* The string of --stats at ARRAY.I.FIELD ("placement.events", 1, "cause"), or "?". */
+static const char *stats_str(struct json_object *stats, const char *array, unsigned int i,
+                             const char *field)
+{
+	char key[96];
+	struct json_object *o;
+
+	snprintf(key, sizeof(key), "%s.%u.%s", array, i, field);
+	o = h_get(stats, key, json_type_string);
+	return o ? json_object_get_string(o) : "?";
+}
+
+/* The CPU list vCPU thread `vcpu` applied and read back; the cause of event `i`. */
+#define thread_cpus(stats, vcpu) stats_str(stats, "placement.vcpu_threads", vcpu, "cpus")
+#define event_cause(stats, i)    stats_str(stats, "placement.events", i, "cause")
+
+/* --placement pin with 2 vCPUs on the real host: each thread pins itself and verifies it. */
+static int case_placement_pin_2(void)
+{
+	struct cvm_result r;
+	struct cvm_run_spec s = {.want_stats = true};
+
+	if (!kvm_usable() || !cpus_0_and_1())
+		return SKIP;
+	s.args = ARGS(TO, "--cpus", "2", "--mem", "64M", "--placement", "pin", "--host-cpus", "0-1",
+	              "--placement-strict", "--placement-explain", h_guest("smp", false));
+	if (!h_run(&s, &r))
+		return 1;
+	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
+	CHECK(strstr(r.out, "smp: PASS"), "the guest did not pass");
+	CHECK(strstr(r.err, "corevm: placement: pin for 2 vCPUs, fallback none, strict\n"),
+	      "no explanation");
+	CHECK(strstr(r.err, "corevm: vcpu 0: cpu 0 ") && strstr(r.err, "corevm: vcpu 1: cpu 1 "),
+	      "explanation lacks the vCPUs");
+	CHECK(r.stats, "no statistics");
+	if (r.stats) {
+		for (unsigned int i = 0; i < 2; i++) {
+			char key[64], want[4];
+			snprintf(want, sizeof(want), "%u", i);
+			CHECK(!strcmp(thread_cpus(r.stats, i), want), "vcpu %u thread on cpus %s",
+			      i, thread_cpus(r.stats, i));
+			snprintf(key, sizeof(key), "placement.vcpu_threads.%u.verified", i);
+			struct json_object *v = h_get(r.stats, key, json_type_boolean);
+			CHECK(v && json_object_get_boolean(v), "vcpu %u not verified", i);
+			snprintf(key, sizeof(key), "placement.vcpu_threads.%u.applies", i);
+			CHECK(h_int(r.stats, key) == 1, "vcpu %u applied %lld times", i,
+			      (long long)h_int(r.stats, key));
+		}
+		CHECK(!strcmp(event_cause(r.stats, 0), "start"), "first event %s",
+		      event_cause(r.stats, 0));
+		struct json_object *eff =
+		        h_get(r.stats, "placement.current.effective", json_type_string);
+		CHECK(eff && !strcmp(json_object_get_string(eff), "pin"), "effective policy");
+	}
+	h_result_free(&r);
+	return 0;
+}
+
+/* Where the kernel lacks core scheduling, smt-protect says so in one line, or refuses when strict. */
+static int case_placement_smt_protect(void)
+{
+	struct cvm_result r;
+	struct cvm_run_spec s = {0};
+	uint64_t cookie = 0;
+	bool supported = prctl(62 /* PR_SCHED_CORE */, 0 /* GET */, 0, 0, &cookie) == 0;
+	const char *img = crafted_elf("ok.elf", 0x100000, 0, true);
+
+	if (!kvm_usable())
+		return SKIP;
+	s.args = ARGS(TO, "--placement", "smt-protect", "--mem", "4M", img);
+	if (!h_run(&s, &r))
+		return 1;
+	CHECK(r.status == 85, "status %d", r.status); /* the crafted guest writes 42 */
+	if (supported)
+		CHECK(r.errlen == 0, "stderr: %s", r.err);
+	else
+		CHECK(h_lines(r.err) == 1 && strstr(r.err, "smt-protect: ") &&
+		              strstr(r.err, "; continuing without core-scheduling cookies"),
+		      "want one line saying core scheduling is unavailable");
+	h_result_free(&r);
+	if (!supported)
+		expect_refusal(ARGS(TO, "--placement", "smt-protect", "--placement-strict", "--mem",
+		                    "4M", img),
+		               NULL, false, CVM_EXIT_FAILURE, "--placement-strict",
+		               "core scheduling");
+	return 0;
+}
+
+/* Raw uevent datagrams for the hotplug case. */
+static void send_uevent(int fd, const char *action, unsigned int cpu)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf),
+	                 "%s@/devices/system/cpu/cpu%u%cACTION=%s%cDEVPATH=/devices/"
+	                 "system/cpu/cpu%u%cSUBSYSTEM=cpu%c",
+	                 action, cpu, 0, action, 0, cpu, 0, 0);
+	CHECK(send(fd, buf, (size_t)n, 0) == n, "send: %s", strerror(errno));
+}
+
+struct hotplug_run {
+	int kernel; /* the "kernel" end of the uevent socket */
+};
+
+/*
+ * With the guest waiting for input: cpu 1 goes offline (vCPU 1 joins vCPU 0 on
+ * cpu 0: pin degrades to none), a hostile datagram is dropped, cpu 1 comes back
+ * and passes the real KVM probe (it never left: only corevm is told so), pin is
+ * restored; then a newline ends the guest. Each step is awaited on stderr.
+ */
+static void hotplug_steps(void *ctx, struct h_live *live)
+{
+	struct hotplug_run *h = ctx;
+	const int T = 60000;
+	static const char junk[] = "online@/devices/system/cpu/cpu99999999999";
+
+	CHECK(h_wait_line(live, "placement: vcpu 0: runs on cpus 0 (set and verified", T),
+	      "vcpu 0");
+	live->scanned = 0;
+	CHECK(h_wait_line(live, "placement: vcpu 1: runs on cpus 1 (set and verified", T),
+	      "vcpu 1");
+	send_uevent(h->kernel, "offline", 1);
+	CHECK(h_wait_line(live, "placement: cpu 1 offline: 1 vCPU re-placed; degraded to none", T),
+	      "offline re-placement");
+	CHECK(h_wait_line(live, "placement: vcpu 1: runs on cpus 0 (set and verified", T),
+	      "vcpu 1 moved to cpu 0");
+	CHECK(send(h->kernel, junk, sizeof(junk) - 1, 0) > 0, "send");
+	CHECK(h_wait_line(live, "dropped a malformed uevent", T), "junk dropped");
+	send_uevent(h->kernel, "online", 1);
+	CHECK(h_wait_line(live,
+	                  "placement: cpu 1 online, probe passed: KVM_EXIT_IO port 0x80: 1 vCPU "
+	                  "re-placed; pin restored",
+	                  T),
+	      "online after the probe");
+	CHECK(h_wait_line(live, "placement: vcpu 1: runs on cpus 1 (set and verified", T),
+	      "vcpu 1 back on cpu 1");
+	CHECK(write(live->stdin_fd, "\n", 1) == 1, "write");
+}
+
+static int case_placement_hotplug(void)
+{
+	struct hotplug_run h;
+	struct cvm_result r;
+	int sv[2], rc;
+
+	if (!kvm_usable() || !cpus_0_and_1())
+		return SKIP;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return 1;
+	h.kernel = sv[1];
+	rc = run_code("echo.elf", code_uart_echo, sizeof(code_uart_echo),
+	              ARGS(TO, "--cpus", "2", "--mem", "4M", "--placement", "pin", "--host-cpus",
+	                   "0-1", "-v"),
+	              (struct cvm_run_spec){
+	                      .uevent_fd = sv[0], .interact = hotplug_steps, .interact_ctx = &h},
+	              &r);
+	close(sv[0]);
+	close(sv[1]);
+	if (rc)
+		return rc;
+	CHECK(r.status == 1, "status %d", r.status);
+	CHECK(r.stats, "no statistics");
+	if (r.stats) {
+		static const char *const causes[] = {"start", "cpu-offline", "cpu-online"};
+		for (unsigned int i = 0; i < 3; i++)
+			CHECK(!strcmp(event_cause(r.stats, i), causes[i]), "event %u is %s", i,
+			      event_cause(r.stats, i));
+		CHECK(h_int(r.stats, "placement.vcpu_threads.1.applies") == 3, "vcpu 1 applies");
+		CHECK(h_int(r.stats, "placement.vcpu_threads.0.applies") == 1, "vcpu 0 applies");
+		CHECK(!strcmp(thread_cpus(r.stats, 1), "1"), "vcpu 1 ends on cpus %s",
+		      thread_cpus(r.stats, 1));
+		CHECK(h_int(r.stats, "placement.hotplug.cpu_events") == 2, "cpu events");
+		CHECK(h_int(r.stats, "placement.hotplug.malformed") == 1, "malformed");
+		struct json_object *d =
+		        h_get(r.stats, "placement.current.degraded", json_type_boolean);
+		CHECK(d && !json_object_get_boolean(d), "still degraded");
+		CHECK(h_int(r.stats, "placement.events.1.moves.0.vcpu") == 1, "moved vcpu");
+	}
+	h_result_free(&r);
+	return 0;
+}
+
 /* ---- the case table ---- */
 
 struct test_case {
@@ -920,6 +1125,9 @@ static const struct test_case cases[] = {
         {"exception", case_exception},
         {"demo_smp_4_multiboot", case_demo_smp_4_multiboot},
         {"demo_smp_4_pvh", case_demo_smp_4_pvh},
+        {"placement_pin_2", case_placement_pin_2},
+        {"placement_smt_protect", case_placement_smt_protect},
+        {"placement_hotplug", case_placement_hotplug},
 };
 
 int main(int argc, char **argv)

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "host/place_ctl.h"
 #include "vmm/cpuid.h"
 #include "vmm/vm_internal.h"
 
@@ -254,6 +255,82 @@ static void test_internal_error(void **state)
 static void test_fail_entry(void **state)
 {
 	expect_end(*state, KVM_EXIT_FAIL_ENTRY, CVM_EXIT_GUEST_ERROR);
+}
+
+/* Fake CPU-set syscalls: the calling thread "runs" on the first CPU of its set. */
+static uint64_t fake_mask[CVM_BITMAP_WORDS(CVM_MAX_HOST_CPUS)];
+
+static int fake_set(void *ctx, const uint64_t *mask)
+{
+	memcpy(fake_mask, mask, sizeof(fake_mask));
+	return 0;
+}
+
+static int fake_get(void *ctx, uint64_t *mask)
+{
+	memcpy(mask, fake_mask, sizeof(fake_mask));
+	return 0;
+}
+
+static int fake_getcpu(void *ctx)
+{
+	return (int)cvm_bitmap_next(fake_mask, CVM_MAX_HOST_CPUS, 0);
+}
+
+static pid_t fake_tid(void *ctx)
+{
+	return 4242;
+}
+
+static int no_probe(struct cvm_prober *p, unsigned int cpu, uint64_t token)
+{
+	return -ENODEV;
+}
+
+/* With placement, a failed entry quarantines that CPU and runs again, a bounded number of times. */
+static void test_fail_entry_with_placement(void **state)
+{
+	struct fixture *f = *state;
+	static const struct cvm_affinity_ops aff = {fake_set, fake_get, fake_getcpu, fake_tid,
+	                                            NULL};
+	struct cvm_prober prober = {.start = no_probe};
+	struct cvm_host_topology *t = calloc(1, sizeof(*t));
+	struct cvm_placement *p = calloc(1, sizeof(*p));
+	uint64_t q[CVM_BITMAP_WORDS(CVM_MAX_HOST_CPUS)];
+	struct cvm_place_ctl *ctl;
+
+	assert_int_equal(cvm_topology_synth(t, 1, 4, 1), 0);
+	struct cvm_place_ctl_config cfg = {
+	        .topo = t, .max_entry_failures = 1, .affinity = &aff, .prober = &prober};
+	cvm_place_request_init(&cfg.req, CVM_PLACE_PIN, 2);
+	cfg.req.affinity_given = true;
+	cvm_bitmap_fill(cfg.req.affinity, 4);
+	assert_int_equal(cvm_place_ctl_create(&cfg, &ctl), 0);
+	assert_int_equal(cvm_vm_set_placement(&f->vm, ctl), 0);
+	assert_true(cvm_vcpu_place(&f->vcpu[0]));
+	assert_int_equal(fake_getcpu(NULL), 0);
+
+	f->run->exit_reason = KVM_EXIT_FAIL_ENTRY;
+	f->run->fail_entry.hardware_entry_failure_reason = 7;
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_CONTINUE);
+	assert_int_equal(atomic_load(&f->vm.end_status), -1);
+	cvm_place_ctl_snapshot(ctl, p, NULL, q, NULL);
+	assert_true(cvm_bit_test(q, 0));
+	assert_int_equal(p->vcpu[0].cpu, 2);    /* a free core */
+	assert_int_equal(fake_getcpu(NULL), 2); /* the thread re-pinned itself */
+
+	assert_int_equal(cvm_vcpu_handle_exit(&f->vcpu[0]), CVM_VACT_STOP);
+	assert_int_equal(atomic_load(&f->vm.end_status), CVM_EXIT_GUEST_ERROR);
+	struct json_object *root = cvm_vm_stats_json(&f->vm);
+	struct json_object *pl = json_object_object_get(root, "placement");
+	assert_non_null(pl);
+	assert_int_equal(json_object_get_int(json_object_object_get(pl, "entry_failures")), 2);
+	assert_true(json_object_get_boolean(json_object_object_get(pl, "failed")));
+	json_object_put(root);
+	f->vm.placement = NULL;
+	cvm_place_ctl_destroy(ctl);
+	free(p);
+	free(t);
 }
 
 static void test_unknown_exit(void **state)
@@ -517,6 +594,7 @@ int main(void)
 	        T(test_shutdown),
 	        T(test_internal_error),
 	        T(test_fail_entry),
+	        T(test_fail_entry_with_placement),
 	        T(test_unknown_exit),
 	        T(test_hlt_is_unexpected_with_kernel_irqchip),
 	        T(test_system_event_reset),
