@@ -115,10 +115,8 @@ static void deadline(void)
 void guest_main(void)
 {
 	const char *cmdline = guest_boot_cmdline();
-	enum guest_apic_mode mode =
-	        kit_cmdline_is(cmdline, "apic", "x2apic") ? GUEST_APIC_X2APIC : GUEST_APIC_XAPIC;
-	bool all = !kit_cmdline_find(cmdline, "mode", &(const char *){0}, &(size_t){0}) ||
-	           kit_cmdline_is(cmdline, "mode", "all");
+	enum guest_apic_mode mode = guest_apic_mode_from_cmdline();
+	bool all = !kit_cmdline_has(cmdline, "mode") || kit_cmdline_is(cmdline, "mode", "all");
 
 	guest_apic_set_mode(mode);
 	guest_set_irq_handler(VEC_TIMER, on_timer);

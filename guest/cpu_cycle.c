@@ -46,26 +46,23 @@ static uint64_t sipi_samples[MAX_SAMPLES], cycle_samples[MAX_SAMPLES];
 
 static uint64_t cmdline_u64(const char *cmdline, const char *key, uint64_t def)
 {
-	const char *v;
-	size_t len;
-	uint64_t out;
-	if (!kit_cmdline_find(cmdline, key, &v, &len))
-		return def;
-	GUEST_ASSERT_MSG(kit_parse_u64(v, len, &out), "cpu_cycle: bad %s=", key);
-	return out;
+	uint64_t v = def;
+	GUEST_ASSERT_MSG(kit_cmdline_u64(cmdline, key, &v) >= 0, "cpu_cycle: bad %s=", key);
+	return v;
 }
 
-/* Median of v[0..n) (n > 0), by insertion sort: n is at most MAX_SAMPLES. */
-static uint64_t median(uint64_t *v, unsigned int n)
+/* INIT (or one SIPI) to every AP: one broadcast, or one IPI per APIC ID but the BSP's. */
+static void to_all_aps(bool broadcast, unsigned int n, uint32_t bsp, bool init)
 {
-	for (unsigned int i = 1; i < n; i++) {
-		uint64_t x = v[i];
-		unsigned int j = i;
-		for (; j > 0 && v[j - 1] > x; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
+	for (uint32_t id = 0; id < (broadcast ? 1 : n); id++) {
+		if (!broadcast && id == bsp)
+			continue;
+		uint32_t shorthand = broadcast ? APIC_DEST_ALL_BUT_SELF : 0;
+		if (init)
+			guest_smp_send_init(id, shorthand);
+		else
+			guest_smp_send_sipi(id, shorthand, STUB_VEC);
 	}
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 void guest_main(void)
@@ -77,9 +74,8 @@ void guest_main(void)
 	                      : kit_cmdline_is(cmdline, "sipi", "retry") ? SIPI_RETRY
 	                                                                 : SIPI_DOUBLE;
 	bool broadcast = kit_cmdline_is(cmdline, "dest", "all");
-	bool bench = kit_cmdline_find(cmdline, "bench", &(const char *){0}, &(size_t){0});
-	enum guest_apic_mode mode =
-	        kit_cmdline_is(cmdline, "apic", "x2apic") ? GUEST_APIC_X2APIC : GUEST_APIC_XAPIC;
+	bool bench = kit_cmdline_has(cmdline, "bench");
+	enum guest_apic_mode mode = guest_apic_mode_from_cmdline();
 	static const char *const sipi_names[] = {"double", "single", "retry"};
 	GUEST_ASSERT_MSG(cycles >= 1 && cycles <= 1000000, "cpu_cycle: cycles=%lu", cycles);
 
@@ -101,31 +97,13 @@ void guest_main(void)
 		uint32_t target = (c - 1) * aps + aps;
 
 		uint64_t t_init = rdtsc();
-		if (broadcast) {
-			guest_smp_send_init(0, APIC_DEST_ALL_BUT_SELF);
-		} else {
-			for (uint32_t id = 0; id < n; id++)
-				if (id != bsp)
-					guest_smp_send_init(id, 0);
-		}
+		to_all_aps(broadcast, n, bsp, true);
 		uint64_t t_sipi = rdtsc();
-		if (broadcast) {
-			guest_smp_send_sipi(0, APIC_DEST_ALL_BUT_SELF, STUB_VEC);
-		} else {
-			for (uint32_t id = 0; id < n; id++)
-				if (id != bsp)
-					guest_smp_send_sipi(id, 0, STUB_VEC);
-		}
+		to_all_aps(broadcast, n, bsp, false);
 		sipis += aps;
 		if (sipi == SIPI_DOUBLE) {
 			guest_wait_ge(&stub->arrived, target, KIT_TSC_SIPI_GAP);
-			if (broadcast) {
-				guest_smp_send_sipi(0, APIC_DEST_ALL_BUT_SELF, STUB_VEC);
-			} else {
-				for (uint32_t id = 0; id < n; id++)
-					if (id != bsp)
-						guest_smp_send_sipi(id, 0, STUB_VEC);
-			}
+			to_all_aps(broadcast, n, bsp, false);
 			sipis += aps;
 		}
 		for (unsigned int r = 0; sipi == SIPI_RETRY && r < MAX_RETRIES; r++) {
@@ -173,7 +151,8 @@ void guest_main(void)
 	GUEST_REPORT(CVM_STAGE_USER + 2, cycles, sipis, retries);
 	if (bench && samples)
 		guest_printf("LCBENCH cycle vcpus=%u cycles=%lu sipi_to_all=%lu reinit=%lu\n", n,
-		             cycles, median(sipi_samples, samples), median(cycle_samples, samples));
+		             cycles, kit_median_u64(sipi_samples, samples),
+		             kit_median_u64(cycle_samples, samples));
 	guest_printf("cpu_cycle: PASS: %lu cycles x %u APs, 0 lost (sipi=%s, dest=%s, %s)\n",
 	             cycles, aps, sipi_names[sipi], broadcast ? "all" : "each",
 	             guest_apic_mode_name(mode));

@@ -60,9 +60,7 @@ static void burst(uint32_t id, enum guest_apic_mode mode)
 
 void guest_main(void)
 {
-	enum guest_apic_mode mode = kit_cmdline_is(guest_boot_cmdline(), "apic", "x2apic")
-	                                    ? GUEST_APIC_X2APIC
-	                                    : GUEST_APIC_XAPIC;
+	enum guest_apic_mode mode = guest_apic_mode_from_cmdline();
 	unsigned int n = guest_fwcfg_nb_cpus();
 	GUEST_ASSERT_MSG(n >= 2, "init_sipi: needs at least 2 vCPUs");
 	guest_apic_set_mode(mode);

@@ -55,8 +55,7 @@ static void on_uart(struct guest_exception_frame *f)
 
 void guest_main(void)
 {
-	bool strict =
-	        kit_cmdline_find(guest_boot_cmdline(), "strict", &(const char *){0}, &(size_t){0});
+	bool strict = kit_cmdline_has(guest_boot_cmdline(), "strict");
 	unsigned int pins = guest_ioapic_pins();
 	GUEST_ASSERT_MSG(pins > IOAPIC_PIN_UART0, "ioapic_level: only %u pins", pins);
 	guest_set_irq_handler(VEC, on_uart);

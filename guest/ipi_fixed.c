@@ -55,9 +55,7 @@ static void ap_main(unsigned int index, uint32_t id)
 
 void guest_main(void)
 {
-	enum guest_apic_mode mode = kit_cmdline_is(guest_boot_cmdline(), "apic", "x2apic")
-	                                    ? GUEST_APIC_X2APIC
-	                                    : GUEST_APIC_XAPIC;
+	enum guest_apic_mode mode = guest_apic_mode_from_cmdline();
 	guest_apic_set_mode(mode);
 	bsp_id = guest_apic_id();
 	guest_set_irq_handler(VEC_TO_AP, on_ap_ipi);

@@ -74,9 +74,7 @@ static void wait_aps(unsigned int n, uint32_t v, uint32_t skip_id)
 
 void guest_main(void)
 {
-	enum guest_apic_mode mode = kit_cmdline_is(guest_boot_cmdline(), "apic", "x2apic")
-	                                    ? GUEST_APIC_X2APIC
-	                                    : GUEST_APIC_XAPIC;
+	enum guest_apic_mode mode = guest_apic_mode_from_cmdline();
 	guest_apic_set_mode(mode);
 	bsp_id = guest_apic_id();
 	for (uint32_t v = VEC_ALL; v <= VEC_BARRIER; v++)

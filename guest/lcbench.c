@@ -57,18 +57,6 @@ static void ap_main(unsigned int index, uint32_t id)
 		sti_hlt_cli();
 }
 
-/* Sorts v[0..n) (insertion sort; n is at most a few thousand). */
-static void sort(uint64_t *v, unsigned int n)
-{
-	for (unsigned int i = 1; i < n; i++) {
-		uint64_t x = v[i];
-		unsigned int j = i;
-		for (; j > 0 && v[j - 1] > x; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
-}
-
 static unsigned int bench_pio(unsigned int n)
 {
 	unsigned int per = n / BATCHES ? n / BATCHES : 1;
@@ -115,24 +103,22 @@ static unsigned int bench_timer(unsigned int n)
 
 void guest_main(void)
 {
-	const char *cmdline = guest_boot_cmdline(), *v;
-	size_t len;
+	const char *cmdline = guest_boot_cmdline();
 	uint64_t n64 = 0;
 	unsigned int op = kit_cmdline_is(cmdline, "op", "ipi")     ? 2
 	                  : kit_cmdline_is(cmdline, "op", "timer") ? 3
 	                                                           : 1;
 	static const char *const names[4] = {"", "pio", "ipi", "timer"};
-	if (kit_cmdline_find(cmdline, "n", &v, &len))
-		GUEST_ASSERT_MSG(kit_parse_u64(v, len, &n64) && n64 >= 1 && n64 <= MAX_N,
-		                 "lcbench: n must be 1..%u", MAX_N);
+	int has_n = kit_cmdline_u64(cmdline, "n", &n64);
+	GUEST_ASSERT_MSG(has_n == 0 || (has_n > 0 && n64 >= 1 && n64 <= MAX_N),
+	                 "lcbench: n must be 1..%u", MAX_N);
 	unsigned int n = n64 ? (unsigned int)n64 : op == 1 ? 2000 : 200;
 	if (op != 1 && n > ARRAY_SIZE(samples))
 		n = ARRAY_SIZE(samples);
 	bsp_id = guest_apic_id();
 
 	unsigned int k = op == 1 ? bench_pio(n) : op == 2 ? bench_ipi(n) : bench_timer(n);
-	sort(samples, k);
-	uint64_t med = k % 2 ? samples[k / 2] : (samples[k / 2 - 1] + samples[k / 2]) / 2;
+	uint64_t med = kit_median_u64(samples, k);
 	guest_printf("LCBENCH %s n=%u median=%lu min=%lu max=%lu\n", names[op], n, med, samples[0],
 	             samples[k - 1]);
 	GUEST_REPORT(CVM_STAGE_USER, op, med, n);

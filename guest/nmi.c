@@ -84,9 +84,7 @@ static void nmi_to(uint32_t id, uint32_t want_count)
 
 void guest_main(void)
 {
-	enum guest_apic_mode mode = kit_cmdline_is(guest_boot_cmdline(), "apic", "x2apic")
-	                                    ? GUEST_APIC_X2APIC
-	                                    : GUEST_APIC_XAPIC;
+	enum guest_apic_mode mode = guest_apic_mode_from_cmdline();
 	guest_apic_set_mode(mode);
 	uint32_t bsp_id = guest_apic_id();
 	guest_set_nmi_handler(on_nmi);

@@ -68,9 +68,8 @@ static void step(uint32_t number, uint32_t want_delivered, bool want_v4_pending)
 void guest_main(void)
 {
 	const char *cmdline = guest_boot_cmdline();
-	enum guest_apic_mode mode =
-	        kit_cmdline_is(cmdline, "apic", "x2apic") ? GUEST_APIC_X2APIC : GUEST_APIC_XAPIC;
-	bool inservice = kit_cmdline_find(cmdline, "inservice", &(const char *){0}, &(size_t){0});
+	enum guest_apic_mode mode = guest_apic_mode_from_cmdline();
+	bool inservice = kit_cmdline_has(cmdline, "inservice");
 	guest_apic_set_mode(mode);
 	guest_set_irq_handler(V4, on_ipi);
 	guest_set_irq_handler(V5, on_ipi);

@@ -25,8 +25,7 @@
 
 void guest_main(void)
 {
-	bool level =
-	        kit_cmdline_find(guest_boot_cmdline(), "level", &(const char *){0}, &(size_t){0});
+	bool level = kit_cmdline_has(guest_boot_cmdline(), "level");
 	guest_uart_irq_init(VEC, level);
 	size_t total = 0;
 	bool newline = false, started = false;

@@ -2,7 +2,9 @@
 #include "guest/lib/apic.h"
 
 #include "arch/x86/guest_abi.h"
+#include "guest/lib/bootinfo.h"
 #include "guest/lib/ucall.h"
+#include "guest/lib/util.h"
 #include "guest/lib/x86.h"
 
 #define ICR_IDLE_SPIN 100000
@@ -148,6 +150,12 @@ uint32_t guest_apic_logical_id(void)
 {
 	uint32_t ldr = guest_apic_read(APIC_REG_LDR);
 	return guest_apic_mode() == GUEST_APIC_X2APIC ? ldr : ldr >> 24;
+}
+
+enum guest_apic_mode guest_apic_mode_from_cmdline(void)
+{
+	return kit_cmdline_is(guest_boot_cmdline(), "apic", "x2apic") ? GUEST_APIC_X2APIC
+	                                                              : GUEST_APIC_XAPIC;
 }
 
 const char *guest_apic_mode_name(enum guest_apic_mode mode)

@@ -135,6 +135,12 @@ void guest_apic_set_logical(uint32_t dfr, uint8_t logical_id);
  */
 uint32_t guest_apic_logical_id(void);
 
+/*
+ * The APIC mode a test guest's command line asks for: apic=x2apic gives
+ * GUEST_APIC_X2APIC, anything else (apic=xapic, no apic=) GUEST_APIC_XAPIC.
+ */
+enum guest_apic_mode guest_apic_mode_from_cmdline(void);
+
 /* "xAPIC", "x2APIC" or "disabled". */
 const char *guest_apic_mode_name(enum guest_apic_mode mode);
 
