@@ -44,7 +44,7 @@ size_t guest_uart_irq_read(void *buf, size_t max);
 bool guest_uart_irq_wait_rx(size_t n, uint64_t timeout_tsc);
 bool guest_uart_irq_wait_tx_empty(uint64_t timeout_tsc);
 
-/* Handler runs, and those that found received data / transmit room. */
+/* Handler runs, and the causes it handled: received data, transmitter empty. */
 struct guest_uart_irq_counts {
 	uint32_t irqs, rx_irqs, tx_irqs;
 	uint32_t stuck; /* handler runs that gave up with the UART still asking (bug) */

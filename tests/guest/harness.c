@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,7 +19,46 @@
 #define RUN_DEADLINE_MS (300 * 1000) /* corevm gets --timeout; this only guards the harness */
 
 const char *h_corevm, *h_guests, *h_tmp;
+const char *h_irqchip;
 int h_failures;
+
+/* Capabilities each irqchip mode needs (what corevm checks when it creates the VM). */
+static const struct {
+	const char *mode;
+	int cap[2];
+	const char *name[2];
+} mode_caps[] = {
+        {"kernel", {KVM_CAP_IRQCHIP, 0}, {"KVM_CAP_IRQCHIP", NULL}},
+        {"split", {KVM_CAP_SPLIT_IRQCHIP, 0}, {"KVM_CAP_SPLIT_IRQCHIP", NULL}},
+        {"user",
+         {KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_MSR_FILTER},
+         {"KVM_CAP_X86_USER_SPACE_MSR", "KVM_CAP_X86_MSR_FILTER"}},
+};
+
+bool h_kvm_usable(void)
+{
+	const char *dev = getenv("COREVM_KVM_DEV") ? getenv("COREVM_KVM_DEV") : "/dev/kvm";
+	int fd = open(dev, O_RDWR | O_CLOEXEC);
+	bool ok = true;
+
+	if (fd < 0) {
+		printf("SKIP: %s: %s (this test needs KVM)\n", dev, strerror(errno));
+		return false;
+	}
+	for (size_t i = 0; h_irqchip && i < sizeof(mode_caps) / sizeof(mode_caps[0]); i++) {
+		if (strcmp(mode_caps[i].mode, h_irqchip))
+			continue;
+		for (unsigned int k = 0; k < 2 && mode_caps[i].name[k] && ok; k++) {
+			if (ioctl(fd, KVM_CHECK_EXTENSION, mode_caps[i].cap[k]) > 0)
+				continue;
+			printf("SKIP: the '%s' irqchip mode needs %s, which %s does not offer\n",
+			       h_irqchip, mode_caps[i].name[k], dev);
+			ok = false;
+		}
+	}
+	close(fd);
+	return ok;
+}
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -130,6 +171,10 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 	snprintf(stats, sizeof(stats), "%s/stats.%u.json", h_tmp, seq);
 	argv[argc++] = h_corevm;
 	argv[argc++] = "run";
+	if (h_irqchip) {
+		argv[argc++] = "--irqchip";
+		argv[argc++] = h_irqchip;
+	}
 	if (spec->want_stats) {
 		argv[argc++] = "--stats";
 		argv[argc++] = stats;
@@ -314,4 +359,29 @@ uint64_t h_u64(struct json_object *o, const char *path)
 {
 	struct json_object *v = h_get(o, path, json_type_int);
 	return v ? json_object_get_uint64(v) : UINT64_MAX;
+}
+
+unsigned int h_reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
+                       struct json_object **rep, unsigned int max)
+{
+	char key[64];
+	struct json_object *list;
+	unsigned int n = 0;
+
+	snprintf(key, sizeof(key), "vcpus.%u.ucall.first_reports", vcpu);
+	list = stats ? h_get(stats, key, json_type_array) : NULL;
+	for (unsigned int i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+		if ((uint64_t)h_int(r, "stage") == stage && n < max)
+			rep[n++] = r;
+	}
+	return n;
+}
+
+uint64_t h_rarg(struct json_object *rep, unsigned int k)
+{
+	char key[16];
+
+	snprintf(key, sizeof(key), "args.%u", k - 1);
+	return h_u64(rep, key);
 }

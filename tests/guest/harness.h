@@ -59,6 +59,15 @@ bool h_wait_line(struct h_live *live, const char *text, int timeout_ms);
 /* Paths set by main(): the corevm binary, the guests' folder, a private temp folder. */
 extern const char *h_corevm, *h_guests, *h_tmp;
 
+/* The irqchip mode every run gets (--irqchip MODE), or NULL for corevm's default. */
+extern const char *h_irqchip;
+
+/*
+ * Whether the KVM device ($COREVM_KVM_DEV or /dev/kvm) can be opened and offers
+ * what h_irqchip needs; if not, prints "SKIP: why" (the caller exits 77).
+ */
+bool h_kvm_usable(void);
+
 /* Runs corevm; false (after printing why) if it could not be run or did not end in time. */
 bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r);
 void h_result_free(struct cvm_result *r);
@@ -77,6 +86,17 @@ struct json_object *h_get(struct json_object *o, const char *path, json_type typ
 int64_t h_int(struct json_object *o, const char *path);
 /* The same for unsigned 64-bit values (json-c clamps them in h_int). */
 uint64_t h_u64(struct json_object *o, const char *path);
+
+/*
+ * The REPORT ucalls of `stage` that vCPU `vcpu` sent, in order, among the first
+ * ones --stats keeps (vcpus[].ucall.first_reports): fills rep[] (at most max)
+ * and returns how many.
+ */
+unsigned int h_reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
+                       struct json_object **rep, unsigned int max);
+
+/* ucall args[k] (k = 1..3) of a recorded report. */
+uint64_t h_rarg(struct json_object *rep, unsigned int k);
 
 /* Checks: print "FAIL file:line: what" and make the test fail, but go on. */
 extern int h_failures;
