@@ -197,9 +197,11 @@ bootinfo-multiboot)
 # project's KVM a level-triggered pin is never delivered there, so ioapic_level
 # runs with kernel_irqchip=on. qemu64 lacks the TSC-deadline bit: apic_timer adds it.
 ipi_self-4 | ipi_self-x2apic-4 | ipi_fixed-4 | ipi_fixed-x2apic-8 | ipi_shorthand-4 | \
-	ipi_shorthand-x2apic-4 | nmi-4 | nmi-x2apic-4 | init_sipi-4 | init_sipi-x2apic-4)
+	ipi_shorthand-x2apic-4 | nmi-4 | nmi-x2apic-4 | init_sipi-4 | init_sipi-x2apic-4 | \
+	init_sipi-broadcast-8)
 	n=${case_name##*-} guest=${case_name%%-*} args=""
 	[[ $case_name == *-x2apic-* ]] && args="apic=x2apic"
+	[[ $case_name == *-broadcast-* ]] && args="dest=all"
 	run "$guest.elf" "$n" -append "$args"
 	expect_status 1
 	expect_line "^$guest: PASS: "

@@ -559,7 +559,7 @@ static int case_sipi_running_4(void)
 	return 0;
 }
 
-static int init_sipi(unsigned int cpus, const char *cmdline)
+static int init_sipi(unsigned int cpus, const char *cmdline, bool recover)
 {
 	const uint64_t rounds = 20;
 	struct run g;
@@ -583,29 +583,59 @@ static int init_sipi(unsigned int cpus, const char *cmdline)
 		      (long long)seen, (unsigned long long)(2 * rounds));
 		CHECK(core_counter(&g, id, "init_taken") >= (int64_t)(2 * rounds), "AP %u: INITs",
 		      id);
-		/* A round where A never ran: its SIPI was overwritten while pending, or discarded. */
-		int64_t lost_a = core_counter(&g, id, "sipi_overwritten_by_init") + seen -
-		                 core_counter(&g, id, "sipi_accepted");
-		CHECK(lost_a >= (int64_t)overwritten,
-		      "AP %u: %lld SIPIs overwritten or discarded, "
-		      "%llu rounds without A",
-		      id, (long long)lost_a, (unsigned long long)overwritten);
+		/*
+		 * B is accepted every round, A at least where it recorded itself. A round
+		 * without A's record is not always an overwritten SIPI: the AP may have
+		 * entered A and been reset by the second INIT before A's first store.
+		 */
+		int64_t accepted = core_counter(&g, id, "sipi_accepted");
+		CHECK(accepted >= (int64_t)(rounds + ran),
+		      "AP %u: %lld SIPIs accepted, want >= %llu", id, (long long)accepted,
+		      (unsigned long long)(rounds + ran));
+		printf("AP %u: the core counted %lld SIPIs overwritten by INIT, %lld discarded\n",
+		       id, (long long)core_counter(&g, id, "sipi_overwritten_by_init"),
+		       (long long)(seen - accepted));
 	}
 	if (!g.own_lc)
 		note_core_only("sipi_overwritten_by_init");
-	struct json_object *s = one(&g, 0, STAGE + 1);
+	struct json_object *s = one(&g, 0, STAGE + 1), *l = one(&g, 0, STAGE + 2);
 	CHECK(ARG(s, 1) == cpus - 1 && ARG(s, 2) == rounds, "summary");
+	CHECK(ARG(l, 2) == (uint64_t)recover, "recover %llu", (unsigned long long)ARG(l, 2));
+	if (recover)
+		printf("KVM lost an AP (never started at B) in %llu of %llu rounds: reported, not "
+		       "failed in %s mode\n",
+		       (unsigned long long)ARG(l, 1), (unsigned long long)((cpus - 1) * rounds),
+		       h_irqchip);
+	else
+		CHECK(ARG(l, 1) == 0, "%llu rounds lost", (unsigned long long)ARG(l, 1));
 	done(&g);
 	return 0;
 }
 
+/*
+ * corevm's own INIT/SIPI (user mode) must never lose an AP. With KVM's local
+ * APICs (kernel, split) the guest restarts a lost AP and the case reports how
+ * often KVM lost one (guest/init_sipi.c).
+ */
+static int init_sipi_mode(unsigned int cpus, const char *cmdline)
+{
+	char buf[128];
+	bool kvm_owns = strcmp(h_irqchip, "user") != 0;
+	snprintf(buf, sizeof(buf), "%s%s", cmdline, kvm_owns ? " recover" : "");
+	return init_sipi(cpus, buf, kvm_owns);
+}
+
 static int case_init_sipi_4(void)
 {
-	return init_sipi(4, "apic=xapic");
+	return init_sipi_mode(4, "apic=xapic");
 }
 static int case_init_sipi_x2apic_4(void)
 {
-	return init_sipi(4, "apic=x2apic");
+	return init_sipi_mode(4, "apic=x2apic");
+}
+static int case_init_sipi_broadcast_8(void)
+{
+	return init_sipi_mode(8, "dest=all");
 }
 
 /* ---- the seed-004 offline/online cycle ---- */
@@ -754,6 +784,7 @@ static const struct {
         {"sipi_running_4", case_sipi_running_4},
         {"init_sipi_4", case_init_sipi_4},
         {"init_sipi_x2apic_4", case_init_sipi_x2apic_4},
+        {"init_sipi_broadcast_8", case_init_sipi_broadcast_8},
         {"cycle_4_double", case_cycle_4_double},
         {"cycle_4_single", case_cycle_4_single},
         {"cycle_4_retry", case_cycle_4_retry},
