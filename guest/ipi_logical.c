@@ -149,11 +149,7 @@ void guest_main(void)
 		sent++;
 	}
 
-	for (unsigned int i = 0; i < k; i++)
-		GUEST_ASSERT(
-		        guest_apic_send_ipi(ids[i], APIC_DM_FIXED | APIC_LEVEL_ASSERT | BARRIER));
-	GUEST_ASSERT_MSG(guest_smp_wait_finished(n - 1, KIT_TSC_TIMEOUT_LONG),
-	                 "ipi_logical: %u of %u APs finished", guest_smp_aps_finished(), n - 1);
+	guest_smp_release_aps(n - 1, BARRIER);
 	guest_irq_window(KIT_TSC_WINDOW);
 	uint32_t total = 0;
 	for (unsigned int id = 0; id < 256; id++) {

@@ -68,11 +68,7 @@ void guest_main(void)
 		GUEST_ASSERT_MSG(guest_wait_ge(&total, i, KIT_TSC_TIMEOUT_STEP),
 		                 "ipi_lowpri: IPI %u to logical 0x%x reached nobody", i, dest);
 	}
-	for (unsigned int i = 0; i < n - 1; i++)
-		GUEST_ASSERT(guest_apic_send_ipi(guest_smp_ap_id(i),
-		                                 APIC_DM_FIXED | APIC_LEVEL_ASSERT | BARRIER));
-	GUEST_ASSERT_MSG(guest_smp_wait_finished(n - 1, KIT_TSC_TIMEOUT_LONG),
-	                 "ipi_lowpri: %u of %u APs finished", guest_smp_aps_finished(), n - 1);
+	guest_smp_release_aps(n - 1, BARRIER);
 	guest_irq_window(KIT_TSC_WINDOW);
 	GUEST_ASSERT_MSG(total == IPIS, "ipi_lowpri: %u deliveries of %u IPIs", total, IPIS);
 	GUEST_ASSERT_MSG(hits[bsp_id] == 0, "ipi_lowpri: the BSP, not addressed, got %u",

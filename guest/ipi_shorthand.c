@@ -100,11 +100,7 @@ void guest_main(void)
 	                 "ipi_shorthand: the BSP never got the AP's broadcast");
 	wait_aps(n, VEC_FROM_AP, sender_id);
 
-	for (unsigned int i = 0; i < n - 1; i++)
-		GUEST_ASSERT(guest_apic_send_ipi(guest_smp_ap_id(i),
-		                                 APIC_DM_FIXED | APIC_LEVEL_ASSERT | VEC_BARRIER));
-	GUEST_ASSERT_MSG(guest_smp_wait_finished(n - 1, KIT_TSC_TIMEOUT_LONG),
-	                 "ipi_shorthand: %u of %u APs finished", guest_smp_aps_finished(), n - 1);
+	guest_smp_release_aps(n - 1, VEC_BARRIER);
 	guest_irq_window(KIT_TSC_WINDOW);
 	for (uint32_t id = 0; id < 256; id++) {
 		bool present = id < n;

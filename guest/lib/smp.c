@@ -103,6 +103,15 @@ uint32_t guest_smp_ap_id(unsigned int index)
 	return atomic_load32(&ap_ids[index]) - 1;
 }
 
+void guest_smp_release_aps(unsigned int n_aps, uint8_t vector)
+{
+	for (unsigned int i = 0; i < n_aps; i++)
+		send_or_fail(guest_smp_ap_id(i), APIC_DM_FIXED | APIC_LEVEL_ASSERT | vector);
+	GUEST_ASSERT_MSG(guest_smp_wait_finished(n_aps, KIT_TSC_TIMEOUT_LONG),
+	                 "smp: %u of %u APs finished after the release IPI",
+	                 guest_smp_aps_finished(), n_aps);
+}
+
 unsigned int guest_smp_start_all(unsigned int expected, uint64_t timeout_tsc)
 {
 	uint32_t before = guest_smp_aps_arrived();

@@ -69,6 +69,13 @@ void guest_smp_send_sipi(uint32_t dest, uint32_t shorthand, uint8_t vector);
  */
 unsigned int guest_smp_boot(guest_ap_fn fn);
 
+/*
+ * Sends a fixed IPI of vector to each of the first n_aps APs (by index) and
+ * waits (bounded) until all n_aps callbacks returned; fails the test if they
+ * do not. For guests whose APs sleep until a last "barrier" IPI.
+ */
+void guest_smp_release_aps(unsigned int n_aps, uint8_t vector);
+
 /* APIC ID of the AP with index (waits, bounded, until that AP got there). */
 uint32_t guest_smp_ap_id(unsigned int index);
 

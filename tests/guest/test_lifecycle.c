@@ -756,10 +756,7 @@ static int case_uart_irq_level(void)
 
 /* ---- the case table ---- */
 
-static const struct {
-	const char *name;
-	int (*fn)(void);
-} cases[] = {
+static const struct h_case cases[] = {
         {"ipi_self_4", case_ipi_self_4},
         {"ipi_self_x2apic_4", case_ipi_self_x2apic_4},
         {"ipi_fixed_4", case_ipi_fixed_4},
@@ -798,41 +795,9 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	char tmpl[] = "/tmp/corevm-lifecycle-XXXXXX";
-	int rc = -1;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc != 5) {
 		fprintf(stderr, "usage: %s CASE COREVM GUEST_DIR kernel|split|user\n", argv[0]);
 		return 2;
 	}
-	h_corevm = argv[2];
-	h_guests = argv[3];
-	h_irqchip = argv[4];
-	h_tmp = mkdtemp(tmpl);
-	if (!h_tmp) {
-		perror("mkdtemp");
-		return 1;
-	}
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(cases[i].name, argv[1]))
-			continue;
-		rc = cases[i].fn();
-		if (rc == 0 && h_failures)
-			rc = 1;
-		printf("%s (%s): %s\n", cases[i].name, h_irqchip,
-		       rc == SKIP ? "skipped"
-		       : rc == 0  ? "passed"
-		                  : "FAILED");
-		break;
-	}
-	if (rc < 0) {
-		fprintf(stderr, "unknown case '%s'\n", argv[1]);
-		rc = 2;
-	}
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h_tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", h_tmp);
-	return rc;
+	return h_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
