@@ -21,6 +21,7 @@ static guest_ap_fn ap_fn;
 static volatile uint32_t ap_ids[KIT_MAX_APS]; /* APIC ID + 1 by AP index; 0 = not yet */
 static volatile uint32_t ap_apic_mode;
 static volatile uint32_t aps_finished;
+static volatile uint32_t aps_started; /* APIC enabled, callback about to run */
 
 void guest_smp_prepare(guest_ap_fn fn)
 {
@@ -91,6 +92,9 @@ unsigned int guest_smp_boot(guest_ap_fn fn)
 	if (n > 1) {
 		unsigned int got = guest_smp_start_all(n - 1, KIT_TSC_TIMEOUT_LONG);
 		GUEST_ASSERT_MSG(got == n - 1, "smp: %u of %u APs arrived", got, n - 1);
+		/* A software-disabled APIC drops fixed IPIs: wait until every AP enabled its own. */
+		GUEST_ASSERT_MSG(guest_wait_ge(&aps_started, n - 1, KIT_TSC_TIMEOUT_LONG),
+		                 "smp: %u of %u APs got to their callback", aps_started, n - 1);
 	}
 	return n;
 }
@@ -133,6 +137,7 @@ void kit_ap_main(unsigned int index)
 	guest_apic_set_mode((enum guest_apic_mode)ap_apic_mode);
 	uint32_t id = guest_apic_id();
 	atomic_store32(&ap_ids[index], id + 1);
+	atomic_fetch_add32(&aps_started, 1);
 	ap_fn(index, id);
 	atomic_fetch_add32(&aps_finished, 1);
 	kit_halt_forever();

@@ -65,7 +65,9 @@ void guest_smp_send_sipi(uint32_t dest, uint32_t shorthand, uint8_t vector);
 /*
  * The usual start: NB_CPUS from fw_cfg, guest_smp_prepare(fn), one broadcast
  * guest_smp_start_all(); fails the test unless all NB_CPUS - 1 APs arrive.
- * Returns NB_CPUS. The callbacks may still be running on return.
+ * Returns NB_CPUS once every AP has enabled its APIC (an AP leaves INIT with
+ * its APIC software-disabled, which drops fixed IPIs) and entered its
+ * callback; the callbacks may still be running.
  */
 unsigned int guest_smp_boot(guest_ap_fn fn);
 
