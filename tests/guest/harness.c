@@ -360,3 +360,69 @@ uint64_t h_u64(struct json_object *o, const char *path)
 	struct json_object *v = h_get(o, path, json_type_int);
 	return v ? json_object_get_uint64(v) : UINT64_MAX;
 }
+
+unsigned int h_reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
+                       struct json_object **rep, unsigned int max)
+{
+	char key[64];
+	struct json_object *list;
+	unsigned int n = 0;
+
+	snprintf(key, sizeof(key), "vcpus.%u.ucall.first_reports", vcpu);
+	list = stats ? h_get(stats, key, json_type_array) : NULL;
+	for (unsigned int i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+		if ((uint64_t)h_int(r, "stage") == stage && n < max)
+			rep[n++] = r;
+	}
+	return n;
+}
+
+uint64_t h_rarg(struct json_object *rep, unsigned int k)
+{
+	char key[16];
+
+	snprintf(key, sizeof(key), "args.%u", k - 1);
+	return h_u64(rep, key);
+}
+
+int h_main(int argc, char **argv, const struct h_case *cases, size_t ncases)
+{
+	char tmpl[] = "/tmp/corevm-test-XXXXXX", cmd[600];
+	int rc = -1;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: %s CASE COREVM GUEST_DIR [kernel|split|user]\n", argv[0]);
+		return 2;
+	}
+	h_corevm = argv[2];
+	h_guests = argv[3];
+	h_irqchip = argc == 5 ? argv[4] : NULL;
+	h_tmp = mkdtemp(tmpl);
+	if (!h_tmp) {
+		perror("mkdtemp");
+		return 1;
+	}
+	for (size_t i = 0; i < ncases; i++) {
+		if (strcmp(cases[i].name, argv[1]))
+			continue;
+		rc = cases[i].fn();
+		if (rc == 0 && h_failures)
+			rc = 1;
+		printf("%s%s%s%s: %s\n", cases[i].name, h_irqchip ? " (" : "",
+		       h_irqchip ? h_irqchip : "", h_irqchip ? ")" : "",
+		       rc == 77  ? "skipped"
+		       : rc == 0 ? "passed"
+		                 : "FAILED");
+		break;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "unknown case '%s'\n", argv[1]);
+		rc = 2;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h_tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", h_tmp);
+	return rc;
+}

@@ -87,6 +87,32 @@ int64_t h_int(struct json_object *o, const char *path);
 /* The same for unsigned 64-bit values (json-c clamps them in h_int). */
 uint64_t h_u64(struct json_object *o, const char *path);
 
+/*
+ * The REPORT ucalls of `stage` that vCPU `vcpu` sent, in order, among the first
+ * ones --stats keeps (vcpus[].ucall.first_reports): fills rep[] (at most max)
+ * and returns how many.
+ */
+unsigned int h_reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
+                       struct json_object **rep, unsigned int max);
+
+/* ucall args[k] (k = 1..3) of a recorded report. */
+uint64_t h_rarg(struct json_object *rep, unsigned int k);
+
+/* One case of a test program: returns 0 (passed), 77 (skipped, after saying why) or 1. */
+struct h_case {
+	const char *name;
+	int (*fn)(void);
+};
+
+/*
+ * The main() of a guest test program, argv: CASE COREVM GUEST_DIR [IRQCHIP].
+ * Sets h_corevm, h_guests, h_irqchip (NULL without IRQCHIP) and a private
+ * h_tmp, runs the case named CASE, prints its verdict and removes h_tmp.
+ * Returns the exit status: 0, 77, 1 (failed, also when a CHECK failed), 2
+ * (usage or unknown case).
+ */
+int h_main(int argc, char **argv, const struct h_case *cases, size_t ncases);
+
 /* Checks: print "FAIL file:line: what" and make the test fail, but go on. */
 extern int h_failures;
 #define CHECK(cond, ...)                                                       \

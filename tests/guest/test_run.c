@@ -598,33 +598,6 @@ static int case_demo_smp_4_pvh(void)
 
 /* ---- the guest kit's test guests (see each guest's header comment) ---- */
 
-/* The REPORTs of `stage` from vCPU `vcpu`, in order: fills rep[] and returns how many. */
-static unsigned int reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
-                            struct json_object **rep, unsigned int max)
-{
-	char key[64];
-	struct json_object *list;
-	unsigned int n = 0;
-
-	snprintf(key, sizeof(key), "vcpus.%u.ucall.first_reports", vcpu);
-	list = stats ? h_get(stats, key, json_type_array) : NULL;
-	for (unsigned int i = 0; list && i < json_object_array_length(list); i++) {
-		struct json_object *r = json_object_array_get_idx(list, i);
-		if ((uint64_t)h_int(r, "stage") == stage && n < max)
-			rep[n++] = r;
-	}
-	return n;
-}
-
-/* ucall args[k] (k = 1..3) of a recorded report. */
-static uint64_t rarg(struct json_object *rep, unsigned int k)
-{
-	char key[16];
-
-	snprintf(key, sizeof(key), "args.%u", k - 1);
-	return h_u64(rep, key);
-}
-
 static uint64_t fnv1a(const void *p, size_t len)
 {
 	const uint8_t *b = p;
@@ -656,14 +629,14 @@ static int smp(unsigned int n, bool pvh, const char *cmdline)
 	rc = check_smp("smp", pvh, n, CVM_EXIT_OK, cmdline, &r);
 	if (rc)
 		return rc;
-	CHECK(reports(r.stats, 0, 100, sum, 2) == 1, "BSP summary reports");
-	if (r.stats && reports(r.stats, 0, 100, sum, 2) == 1) {
-		CHECK(rarg(sum[0], 1) == n - 1, "summary: %llu APs online",
-		      (unsigned long long)rarg(sum[0], 1));
-		CHECK(rarg(sum[0], 2) == 0, "summary: BSP APIC ID %llu",
-		      (unsigned long long)rarg(sum[0], 2));
-		CHECK(rarg(sum[0], 3) == n, "summary: NB_CPUS %llu",
-		      (unsigned long long)rarg(sum[0], 3));
+	CHECK(h_reports(r.stats, 0, 100, sum, 2) == 1, "BSP summary reports");
+	if (r.stats && h_reports(r.stats, 0, 100, sum, 2) == 1) {
+		CHECK(h_rarg(sum[0], 1) == n - 1, "summary: %llu APs online",
+		      (unsigned long long)h_rarg(sum[0], 1));
+		CHECK(h_rarg(sum[0], 2) == 0, "summary: BSP APIC ID %llu",
+		      (unsigned long long)h_rarg(sum[0], 2));
+		CHECK(h_rarg(sum[0], 3) == n, "summary: NB_CPUS %llu",
+		      (unsigned long long)h_rarg(sum[0], 3));
 	}
 	snprintf(cpus, sizeof(cpus), "%u APs online", n - 1);
 	CHECK(strstr(r.out, "smp: PASS") && strstr(r.out, cpus), "serial has no '%s' PASS line",
@@ -740,57 +713,59 @@ static int bootinfo(bool pvh, const char *mem, uint64_t mem_bytes)
 		return 1;
 	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
 
-	CHECK(reports(r.stats, 0, CVM_STAGE_BOOT_INFO, rep, 32) == 1, "one BOOT_INFO report");
-	if (reports(r.stats, 0, CVM_STAGE_BOOT_INFO, rep, 32) == 1) {
-		CHECK(rarg(rep[0], 1) == (pvh ? 2u : 1u), "protocol %llu",
-		      (unsigned long long)rarg(rep[0], 1));
-		CHECK(rarg(rep[0], 2) == want_n, "%llu memory-map entries, want %u",
-		      (unsigned long long)rarg(rep[0], 2), want_n);
-		CHECK(rarg(rep[0], 3) == 2, "%llu modules", (unsigned long long)rarg(rep[0], 3));
+	CHECK(h_reports(r.stats, 0, CVM_STAGE_BOOT_INFO, rep, 32) == 1, "one BOOT_INFO report");
+	if (h_reports(r.stats, 0, CVM_STAGE_BOOT_INFO, rep, 32) == 1) {
+		CHECK(h_rarg(rep[0], 1) == (pvh ? 2u : 1u), "protocol %llu",
+		      (unsigned long long)h_rarg(rep[0], 1));
+		CHECK(h_rarg(rep[0], 2) == want_n, "%llu memory-map entries, want %u",
+		      (unsigned long long)h_rarg(rep[0], 2), want_n);
+		CHECK(h_rarg(rep[0], 3) == 2, "%llu modules",
+		      (unsigned long long)h_rarg(rep[0], 3));
 	}
-	if (reports(r.stats, 0, 100, rep, 32) == 1) {
-		CHECK(rarg(rep[0], 1) == strlen(cmdline), "command line of %llu bytes",
-		      (unsigned long long)rarg(rep[0], 1));
-		CHECK(rarg(rep[0], 2) == fnv1a(cmdline, strlen(cmdline)), "command line checksum");
+	if (h_reports(r.stats, 0, 100, rep, 32) == 1) {
+		CHECK(h_rarg(rep[0], 1) == strlen(cmdline), "command line of %llu bytes",
+		      (unsigned long long)h_rarg(rep[0], 1));
+		CHECK(h_rarg(rep[0], 2) == fnv1a(cmdline, strlen(cmdline)),
+		      "command line checksum");
 	} else {
 		CHECK(0, "no command-line report");
 	}
-	unsigned int n = reports(r.stats, 0, 101, rep, 32);
+	unsigned int n = h_reports(r.stats, 0, 101, rep, 32);
 	CHECK(n == want_n, "%u memory-map reports", n);
 	for (unsigned int i = 0; i < n && i < want_n; i++) {
-		CHECK(rarg(rep[i], 1) == (i | (want_map[i].type << 32)),
-		      "map %u: index/type 0x%llx", i, (unsigned long long)rarg(rep[i], 1));
-		CHECK(rarg(rep[i], 2) == want_map[i].base, "map %u: base 0x%llx", i,
-		      (unsigned long long)rarg(rep[i], 2));
-		CHECK(rarg(rep[i], 3) == want_map[i].len, "map %u: length 0x%llx", i,
-		      (unsigned long long)rarg(rep[i], 3));
+		CHECK(h_rarg(rep[i], 1) == (i | (want_map[i].type << 32)),
+		      "map %u: index/type 0x%llx", i, (unsigned long long)h_rarg(rep[i], 1));
+		CHECK(h_rarg(rep[i], 2) == want_map[i].base, "map %u: base 0x%llx", i,
+		      (unsigned long long)h_rarg(rep[i], 2));
+		CHECK(h_rarg(rep[i], 3) == want_map[i].len, "map %u: length 0x%llx", i,
+		      (unsigned long long)h_rarg(rep[i], 3));
 	}
-	n = reports(r.stats, 0, 102, rep, 32);
+	n = h_reports(r.stats, 0, 102, rep, 32);
 	CHECK(n == 2, "%u module reports", n);
 	if (n == 2) {
-		CHECK(rarg(rep[0], 1) == 0 && rarg(rep[0], 2) == sizeof(mod0), "module 0 size");
-		CHECK(rarg(rep[0], 3) == fnv1a(mod0, sizeof(mod0)), "module 0 contents");
-		CHECK(rarg(rep[1], 1) == 1 && rarg(rep[1], 2) == sizeof(mod1), "module 1 size");
-		CHECK(rarg(rep[1], 3) == fnv1a(mod1, sizeof(mod1)), "module 1 contents");
+		CHECK(h_rarg(rep[0], 1) == 0 && h_rarg(rep[0], 2) == sizeof(mod0), "module 0 size");
+		CHECK(h_rarg(rep[0], 3) == fnv1a(mod0, sizeof(mod0)), "module 0 contents");
+		CHECK(h_rarg(rep[1], 1) == 1 && h_rarg(rep[1], 2) == sizeof(mod1), "module 1 size");
+		CHECK(h_rarg(rep[1], 3) == fnv1a(mod1, sizeof(mod1)), "module 1 contents");
 	}
-	n = reports(r.stats, 0, 103, rep, 32);
+	n = h_reports(r.stats, 0, 103, rep, 32);
 	CHECK(n == 2, "%u module-string reports", n);
 	if (n == 2) {
-		CHECK(rarg(rep[0], 2) == strlen(mod0_string), "module 0 string length");
-		CHECK(rarg(rep[0], 3) == fnv1a(mod0_string, strlen(mod0_string)),
+		CHECK(h_rarg(rep[0], 2) == strlen(mod0_string), "module 0 string length");
+		CHECK(h_rarg(rep[0], 3) == fnv1a(mod0_string, strlen(mod0_string)),
 		      "module 0 string");
-		CHECK(rarg(rep[1], 2) == 0, "module 1 string is not empty");
+		CHECK(h_rarg(rep[1], 2) == 0, "module 1 string is not empty");
 	}
-	n = reports(r.stats, 0, 104, rep, 32);
+	n = h_reports(r.stats, 0, 104, rep, 32);
 	if (pvh) {
 		CHECK(n == 0, "PVH guest reported multiboot memory info");
 	} else {
 		CHECK(n == 1, "no multiboot memory info");
 		if (n == 1) {
-			CHECK(rarg(rep[0], 1) == 639, "mem_lower %llu",
-			      (unsigned long long)rarg(rep[0], 1));
-			CHECK(rarg(rep[0], 2) == (low - 0x100000) / 1024, "mem_upper %llu",
-			      (unsigned long long)rarg(rep[0], 2));
+			CHECK(h_rarg(rep[0], 1) == 639, "mem_lower %llu",
+			      (unsigned long long)h_rarg(rep[0], 1));
+			CHECK(h_rarg(rep[0], 2) == (low - 0x100000) / 1024, "mem_upper %llu",
+			      (unsigned long long)h_rarg(rep[0], 2));
 		}
 	}
 	h_result_free(&r);
@@ -817,18 +792,20 @@ static int case_fwcfg(void)
 	if (!run_guest(ARGS(TO, "--cpus", "3", "--mem", "96M", h_guest("fwcfg", false)), &r))
 		return 1;
 	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
-	if (reports(r.stats, 0, 100, rep, 2) == 1) {
-		CHECK(rarg(rep[0], 1) == 0x554d4551, "signature 0x%llx",
-		      (unsigned long long)rarg(rep[0], 1));
-		CHECK(rarg(rep[0], 2) == 1, "ID 0x%llx", (unsigned long long)rarg(rep[0], 2));
-		CHECK(rarg(rep[0], 3) == 96ull << 20, "RAM_SIZE %llu",
-		      (unsigned long long)rarg(rep[0], 3));
+	if (h_reports(r.stats, 0, 100, rep, 2) == 1) {
+		CHECK(h_rarg(rep[0], 1) == 0x554d4551, "signature 0x%llx",
+		      (unsigned long long)h_rarg(rep[0], 1));
+		CHECK(h_rarg(rep[0], 2) == 1, "ID 0x%llx", (unsigned long long)h_rarg(rep[0], 2));
+		CHECK(h_rarg(rep[0], 3) == 96ull << 20, "RAM_SIZE %llu",
+		      (unsigned long long)h_rarg(rep[0], 3));
 	} else {
 		CHECK(0, "no identity report");
 	}
-	if (reports(r.stats, 0, 101, rep, 2) == 1) {
-		CHECK(rarg(rep[0], 1) == 3, "NB_CPUS %llu", (unsigned long long)rarg(rep[0], 1));
-		CHECK(rarg(rep[0], 2) == 3, "MAX_CPUS %llu", (unsigned long long)rarg(rep[0], 2));
+	if (h_reports(r.stats, 0, 101, rep, 2) == 1) {
+		CHECK(h_rarg(rep[0], 1) == 3, "NB_CPUS %llu",
+		      (unsigned long long)h_rarg(rep[0], 1));
+		CHECK(h_rarg(rep[0], 2) == 3, "MAX_CPUS %llu",
+		      (unsigned long long)h_rarg(rep[0], 2));
 	} else {
 		CHECK(0, "no CPU-count report");
 	}
@@ -844,7 +821,7 @@ static int exitcode(const char *arg, uint64_t value, int status)
 	if (!run_guest(ARGS(TO, "--cmdline", arg, h_guest("exitcode", false)), &r))
 		return 1;
 	CHECK(r.status == status, "%s: status %d, want %d", arg, r.status, status);
-	CHECK(reports(r.stats, 0, 100, rep, 2) == 1 && rarg(rep[0], 1) == value,
+	CHECK(h_reports(r.stats, 0, 100, rep, 2) == 1 && h_rarg(rep[0], 1) == value,
 	      "%s: reported value", arg);
 	CHECK(h_int(r.stats, "vm.exit_status") == status, "stats exit_status");
 	h_result_free(&r);
@@ -898,7 +875,7 @@ static int case_triplefault(void)
 		return 1;
 	CHECK(r.status == CVM_EXIT_TRIPLE_FAULT, "status %d, want %d", r.status,
 	      CVM_EXIT_TRIPLE_FAULT);
-	CHECK(reports(r.stats, 0, 100, rep, 2) == 1, "the guest did not report arming");
+	CHECK(h_reports(r.stats, 0, 100, rep, 2) == 1, "the guest did not report arming");
 	CHECK(h_lines(r.err) == 1 && strstr(r.err, "triple fault"),
 	      "one line naming the triple fault");
 	h_result_free(&r);
@@ -917,13 +894,13 @@ static int case_exception(void)
 	if (!run_guest(ARGS(TO, h_guest("exception", false)), &r))
 		return 1;
 	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
-	n = reports(r.stats, 0, 100, rep, 8);
+	n = h_reports(r.stats, 0, 100, rep, 8);
 	CHECK(n == 5, "%u exceptions caught", n);
 	for (unsigned int i = 0; i < n && i < 5; i++)
-		CHECK(rarg(rep[i], 1) == vec[i] && rarg(rep[i], 2) == code[i] &&
-		              rarg(rep[i], 3) == i,
+		CHECK(h_rarg(rep[i], 1) == vec[i] && h_rarg(rep[i], 2) == code[i] &&
+		              h_rarg(rep[i], 3) == i,
 		      "exception %u: vector %llu error %llu", i,
-		      (unsigned long long)rarg(rep[i], 1), (unsigned long long)rarg(rep[i], 2));
+		      (unsigned long long)h_rarg(rep[i], 1), (unsigned long long)h_rarg(rep[i], 2));
 	h_result_free(&r);
 
 	/* An unexpected exception is a guest assertion: one line with file:line and message. */
@@ -1135,12 +1112,7 @@ static int case_placement_hotplug(void)
 
 /* ---- the case table ---- */
 
-struct test_case {
-	const char *name;
-	int (*fn)(void);
-};
-
-static const struct test_case cases[] = {
+static const struct h_case cases[] = {
         {"usage_errors", case_usage_errors},
         {"bad_images", case_bad_images},
         {"kvm_absent", case_kvm_absent},
@@ -1178,39 +1150,5 @@ static const struct test_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	char tmpl[] = "/tmp/corevm-test-XXXXXX";
-	int rc = 1;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: %s CASE COREVM GUEST_DIR [IRQCHIP]\n", argv[0]);
-		return 2;
-	}
-	h_corevm = argv[2];
-	h_guests = argv[3];
-	h_irqchip = argc == 5 ? argv[4] : NULL;
-	h_tmp = mkdtemp(tmpl);
-	if (!h_tmp) {
-		perror("mkdtemp");
-		return 1;
-	}
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(cases[i].name, argv[1]))
-			continue;
-		rc = cases[i].fn();
-		if (rc == 0 && h_failures)
-			rc = 1;
-		printf("%s: %s\n", cases[i].name,
-		       rc == SKIP ? "skipped"
-		       : rc == 0  ? "passed"
-		                  : "FAILED");
-		break;
-	}
-	if (rc == 1 && !h_failures)
-		fprintf(stderr, "unknown case '%s'\n", argv[1]);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h_tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", h_tmp);
-	return rc;
+	return h_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
