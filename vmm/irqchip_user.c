@@ -199,6 +199,7 @@ static bool init_without_wake(struct cvm_uchip *c, struct cvm_vcpu *t, const str
 		return false;
 	cvm_lapic_init_reset(&u->lapic);
 	publish_route_locked(c, t->index);
+	u->apic_reset_by_sender = true;
 	if (!u->dead) { /* asleep until INIT or SIPI: counts for the deadlock check */
 		u->dead = true;
 		atomic_fetch_add(&c->ndead, 1);
@@ -331,9 +332,12 @@ static int flush_regs(struct cvm_vcpu *v)
 	ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
 	cvm_regs_to_kvm(&u->regs, u->kvm_apic_base, &regs, &sregs);
 	cvm_regs_to_kvm_debug(&u->regs, &dbg);
-	e = v->vm->ioctl(v->fd, KVM_SET_DEBUGREGS, &dbg);
-	if (e < 0)
-		return e;
+	if (!u->parked || memcmp(dbg.db, u->parked_dbg.db, sizeof(dbg.db)) ||
+	    dbg.dr6 != u->parked_dbg.dr6 || dbg.dr7 != u->parked_dbg.dr7) {
+		e = v->vm->ioctl(v->fd, KVM_SET_DEBUGREGS, &dbg);
+		if (e < 0)
+			return e;
+	}
 	if (c->sync_regs) {
 		run->s.regs.regs = regs;
 		run->s.regs.sregs = sregs;
@@ -349,8 +353,8 @@ static int flush_regs(struct cvm_vcpu *v)
 
 /*
  * INIT_RESET: the INIT state of core/x86_reset.h. CR0 keeps CD/NW, so the
- * current CR0 is read first (KVM_GET_SREGS, unless an image not yet handed to
- * KVM holds it). INIT keeps the FPU/SSE state, XCR0, PAT, the TSC and the
+ * current CR0 is needed: KVM hands the special registers out at every exit
+ * (kvm_valid_regs, KVM_CAP_SYNC_REGS: no ioctl), else KVM_GET_SREGS. INIT keeps the FPU/SSE state, XCR0, PAT, the TSC and the
  * other MSRs: nothing to write for those.
  */
 static int load_init(struct cvm_vcpu *v, unsigned int flags)
@@ -361,7 +365,10 @@ static int load_init(struct cvm_vcpu *v, unsigned int flags)
 
 	if (flags & CVM_ACTF_NO_REGS)
 		return 0;
-	if (!u->regs_dirty) {
+	if (cvm_uchip(v->vm)->sync_regs) {
+		/* KVM's special registers as of the last exit, or the image staged since. */
+		cvm_regs_from_kvm_sregs(&v->run->s.regs.sregs, &u->regs);
+	} else if (!u->regs_dirty) {
 		e = v->vm->ioctl(v->fd, KVM_GET_SREGS, &sregs);
 		if (e < 0)
 			return e;
@@ -396,6 +403,22 @@ static void note_timer_late(struct cvm_vcpu *v, uint64_t ns)
 		s->timer_late_ns[s->ntimer_late++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 }
 
+/*
+ * A vCPU about to sleep where INIT is what usually comes next (halted with
+ * interrupts off, waiting for SIPI): read KVM's debug registers now, while
+ * nobody waits, so that the INIT-SIPI that wakes it writes them only if they
+ * are not at their INIT values already (they seldom are not): no ioctl on its
+ * critical path. Valid until it next enters the guest.
+ */
+static void park(struct cvm_vcpu *v)
+{
+	struct cvm_uvcpu *u = cvm_uvcpu(v);
+
+	if (u->parked || u->regs_dirty)
+		return;
+	u->parked = v->vm->ioctl(v->fd, KVM_GET_DEBUGREGS, &u->parked_dbg) == 0;
+}
+
 /* Whether a sleeping vCPU in this state can only be woken by NMI, SMI, INIT or SIPI. */
 static bool sleeps_for_good(const struct cvm_uvcpu *u, const struct kvm_run *run)
 {
@@ -424,7 +447,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		struct cvm_lc_action a;
 		uint64_t now = 0, deadline;
 		int vec = -1, e = 0;
-		bool more = false, check = false;
+		bool more = false, check = false, for_good = false;
 
 		pthread_mutex_lock(&u->lock);
 		atomic_store_explicit(&u->events, 0, memory_order_relaxed);
@@ -444,13 +467,17 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 			more = cvm_lapic_pending(&u->lapic) >= 0;
 			break;
 		case CVM_ACT_INIT_RESET:
-			cvm_lapic_init_reset(&u->lapic);
-			publish_route_locked(c, v->index);
+			if (!u->apic_reset_by_sender) {
+				cvm_lapic_init_reset(&u->lapic);
+				publish_route_locked(c, v->index);
+			}
+			u->apic_reset_by_sender = false;
 			run->cr8 = 0;
 			break;
 		case CVM_ACT_BLOCK:
 			u->sleep_until = cvm_lapic_next_deadline(&u->lapic);
-			if (sleeps_for_good(u, run) && !u->dead) {
+			for_good = sleeps_for_good(u, run);
+			if (for_good && !u->dead) {
 				u->dead = true;
 				check = atomic_fetch_add(&c->ndead, 1) + 1 == vm->ncpus;
 			}
@@ -474,6 +501,8 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		case CVM_ACT_PAUSE:
 			if (check)
 				check_deadlock(vm);
+			if (for_good)
+				park(v);
 			return CVM_VACT_BLOCK;
 		case CVM_ACT_STOP:
 			return CVM_VACT_STOP;
@@ -538,6 +567,7 @@ static enum cvm_vcpu_action user_pre_entry(struct cvm_vcpu *v)
 	}
 	/* KVM loads CR8 from here on every KVM_RUN without an in-kernel APIC. */
 	v->run->cr8 = u->lapic.tpr >> 4;
+	u->parked = false; /* the guest runs: what park() read may change */
 	return CVM_VACT_CONTINUE;
 }
 
@@ -952,6 +982,13 @@ static int user_vcpu_init(struct cvm_vcpu *v, bool is_bsp)
 	}
 	read_cpuid(v, &eax1, &x2apic, &phys_bits);
 	cvm_uchip_vcpu_setup(v, is_bsp, x2apic, phys_bits, eax1);
+	if (c->sync_regs) {
+		/* KVM refreshes these at every exit; the seed serves an AP that never ran. */
+		int e = v->vm->ioctl(v->fd, KVM_GET_SREGS, &v->run->s.regs.sregs);
+		if (e < 0)
+			return e;
+		v->run->kvm_valid_regs = KVM_SYNC_X86_SREGS;
+	}
 	push_apic_base(v, cvm_lapic_get_base(&cvm_uvcpu(v)->lapic));
 	return cvm_uvcpu(v)->kvm_apic_base == cvm_lapic_get_base(&cvm_uvcpu(v)->lapic) ? 0 : -EIO;
 }

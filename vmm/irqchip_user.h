@@ -66,6 +66,7 @@ struct cvm_uvcpu {
 	struct cvm_counters ctr;
 	uint64_t ipis_received;
 	bool dead; /* asleep where only NMI/SMI/INIT/SIPI could wake it (deadlock check) */
+	bool apic_reset_by_sender; /* an INIT's local APIC reset is done (init_without_wake) */
 
 	/* Lock-free. */
 	atomic_uint events;      /* something was accepted since the vCPU last looked */
@@ -73,8 +74,10 @@ struct cvm_uvcpu {
 	_Atomic uint64_t due_ns; /* timer thread strategy: when to kick this vCPU */
 
 	/* vCPU thread only. */
-	bool intr_wait;       /* an interrupt waits for the window (request_interrupt_window set) */
-	bool nmi_in_kvm;      /* KVM_NMI was issued and KVM may still hold that NMI */
+	bool intr_wait;  /* an interrupt waits for the window (request_interrupt_window set) */
+	bool nmi_in_kvm; /* KVM_NMI was issued and KVM may still hold that NMI */
+	bool parked;     /* parked_dbg holds KVM's debug registers: no entry since */
+	struct kvm_debugregs parked_dbg;
 	uint64_t sleep_until; /* the timer deadline when it last decided to sleep */
 	bool regs_valid;      /* `regs` holds the state last loaded for INIT/SIPI */
 	bool regs_dirty;      /* `regs` is still to be handed to KVM (before the next KVM_RUN) */

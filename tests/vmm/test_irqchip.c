@@ -71,6 +71,11 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 		memset(arg, 0, sizeof(struct kvm_sregs));
 		((struct kvm_sregs *)arg)->cr0 = fake.cr0;
 		return 0;
+	case KVM_GET_DEBUGREGS: /* as after RESET */
+		memset(arg, 0, sizeof(struct kvm_debugregs));
+		((struct kvm_debugregs *)arg)->dr6 = 0xffff0ff0;
+		((struct kvm_debugregs *)arg)->dr7 = 0x400;
+		return 0;
 	case KVM_GET_VCPU_EVENTS:
 		memset(arg, 0, sizeof(struct kvm_vcpu_events));
 		((struct kvm_vcpu_events *)arg)->nmi.pending = fake.nmi_pending;
@@ -116,6 +121,7 @@ static struct fixture *make_vm(const struct cvm_irqchip_ops *ops)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	memset(&fake, 0, sizeof(fake));
+	fake.cr0 = 0x60000010; /* KVM's CR0 after RESET (CD, NW, ET) */
 	f->vm.ncpus = NCPUS;
 	f->vm.vcpu = f->vcpu;
 	f->vm.irqchip = ops;
@@ -428,19 +434,26 @@ static void test_init_sipi_load_registers(void **state)
 	struct kvm_run *r1 = f->run[1];
 	unsigned int last = 0;
 
-	fake.cr0 = 0x60000010; /* KVM's reset CR0: INIT keeps CD and NW */
-	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK); /* UNINITIALIZED: never enters */
+	/* KVM hands CR0 out at every exit; the vCPU's set-up seeded it (KVM's reset CR0). */
+	assert_int_equal(r1->kvm_valid_regs, KVM_SYNC_X86_SREGS);
+	assert_int_equal(r1->s.regs.sregs.cr0, 0x60000010);
+	/* UNINITIALIZED: never enters; parks (reads the DRs while nobody waits). */
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK);
+	assert_int_equal(calls(KVM_GET_DEBUGREGS, &last), 1);
+	assert_int_equal(fake.fd[last], 1001);
+	assert_int_equal(calls(KVM_GET_SREGS, NULL), 0);
+	fake.n = 0;
 	send_ipi(f, 0, 1, 0x4500);                         /* INIT */
 	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK); /* INIT reset, then wait-for-SIPI */
 	assert_int_equal(cvm_uvcpu(&f->vcpu[1])->lc.mp, CVM_MP_INIT_RECEIVED);
-	assert_int_equal(calls(KVM_GET_SREGS, NULL), 1);
-	assert_int_equal(calls(KVM_SET_DEBUGREGS, NULL), 0); /* loaded only before it runs */
-	send_ipi(f, 0, 1, 0x4608);                           /* SIPI vector 8 */
+	send_ipi(f, 0, 1, 0x4608); /* SIPI vector 8 */
 	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_SET_DEBUGREGS, &last), 1);
-	assert_int_equal(fake.fd[last], 1001);
-	/* Everything else rides on KVM_RUN (KVM_CAP_SYNC_REGS): no SET_REGS/SREGS ioctl. */
-	assert_int_equal(calls(KVM_SET_REGS, NULL) + calls(KVM_SET_SREGS, NULL), 0);
+	/*
+	 * The whole INIT-SIPI took no ioctl: CR0 came with the last exit, the debug
+	 * registers were read while it slept (already at their INIT values: nothing
+	 * to write), and the rest rides on KVM_RUN (KVM_CAP_SYNC_REGS).
+	 */
+	assert_int_equal(fake.n, 0);
 	assert_int_equal(r1->kvm_dirty_regs,
 	                 KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS);
 	assert_int_equal(r1->s.regs.sregs.cs.selector, 0x0800);
@@ -463,6 +476,16 @@ static void test_init_sipi_load_registers(void **state)
 	send_ipi(f, 0, 2, 0x4608);
 	assert_int_equal(ctr(f, 2, CVM_CTR_SIPI_DISCARDED_UNINIT), 1);
 	assert_int_equal(pre_entry(f, 2), CVM_VACT_BLOCK);
+	/* Debug registers not at their INIT values: written once, before it runs. */
+	fake.n = 0;
+	cvm_uvcpu(&f->vcpu[1])->parked_dbg.dr7 = 0x401;
+	cvm_uvcpu(&f->vcpu[1])->parked = true;
+	send_ipi(f, 0, 1, 0x4500);
+	send_ipi(f, 0, 1, 0x4608);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	assert_int_equal(calls(KVM_SET_DEBUGREGS, &last), 1);
+	assert_int_equal(fake.fd[last], 1001);
+	assert_int_equal(calls(KVM_SET_REGS, NULL) + calls(KVM_SET_SREGS, NULL), 0);
 }
 
 static void test_init_overwrites_pending_sipi(void **state)
