@@ -270,6 +270,30 @@ static void send_ipi(struct fixture *f, unsigned int cpu, uint32_t dest, uint32_
 	apic_write(f, cpu, CVM_APIC_ICR_LO, lo);
 }
 
+/*
+ * What the next KVM_RUN takes from kvm_run, as KVM would: the event state
+ * corevm changed (kvm_dirty_regs). Returns the vector injected (-1: none) and
+ * the NMIs handed over in *nmis (if not NULL).
+ */
+static int kvm_entry(struct fixture *f, unsigned int cpu, unsigned int *nmis)
+{
+	struct kvm_run *r = f->run[cpu];
+	int vec = -1;
+
+	if (nmis)
+		*nmis = 0;
+	if (!(r->kvm_dirty_regs & KVM_SYNC_X86_EVENTS))
+		return -1;
+	if (r->s.regs.events.interrupt.injected)
+		vec = r->s.regs.events.interrupt.nr;
+	if (nmis && (r->s.regs.events.flags & KVM_VCPUEVENT_VALID_NMI_PENDING))
+		*nmis = r->s.regs.events.nmi.pending;
+	r->s.regs.events.interrupt.injected = 0; /* delivered at entry */
+	r->s.regs.events.nmi.pending = 0;
+	r->kvm_dirty_regs &= ~(uint64_t)KVM_SYNC_X86_EVENTS;
+	return vec;
+}
+
 /* The guest state KVM would report at an exit where interrupts are on and can be taken. */
 static void window_open(struct fixture *f, unsigned int cpu)
 {
@@ -301,7 +325,6 @@ static void test_apic_mmio_id_version(void **state)
 static void test_fixed_ipi_routed_and_injected(void **state)
 {
 	struct fixture *f = *state;
-	unsigned int last = 0;
 
 	sw_enable_all(f);
 	send_ipi(f, 0, 1, 0x4041); /* fixed, vector 0x41, assert */
@@ -315,9 +338,9 @@ static void test_fixed_ipi_routed_and_injected(void **state)
 	cvm_uvcpu(&f->vcpu[1])->lc.mp = CVM_MP_RUNNABLE;
 	window_open(f, 1);
 	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_INTERRUPT, &last), 1);
-	assert_int_equal(fake.fd[last], 1001);
-	assert_int_equal(fake.irq[last], 0x41);
+	/* Through kvm_run's event state: no KVM_INTERRUPT ioctl. */
+	assert_int_equal(kvm_entry(f, 1, NULL), 0x41);
+	assert_int_equal(fake.n, 0);
 	assert_false(irr(f, 1, 0x41));
 	assert_true(isr(f, 1, 0x41));
 	assert_int_equal(ctr(f, 1, CVM_CTR_INTR_INJECTED), 1);
@@ -330,7 +353,6 @@ static void test_fixed_ipi_routed_and_injected(void **state)
 static void test_interrupt_window(void **state)
 {
 	struct fixture *f = *state;
-	unsigned int last = 0;
 
 	sw_enable_all(f);
 	send_ipi(f, 1, 0, 0x4050);
@@ -338,14 +360,13 @@ static void test_interrupt_window(void **state)
 	f->run[0]->if_flag = 0;
 	f->run[0]->ready_for_interrupt_injection = 0;
 	assert_int_equal(pre_entry(f, 0), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_INTERRUPT, NULL), 0);
+	assert_int_equal(kvm_entry(f, 0, NULL), -1);
 	assert_int_equal(f->run[0]->request_interrupt_window, 1);
 	/* The window opens. */
 	window_open(f, 0);
 	assert_int_equal(simple_exit(f, 0, KVM_EXIT_IRQ_WINDOW_OPEN), CVM_VACT_CONTINUE);
 	assert_int_equal(pre_entry(f, 0), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_INTERRUPT, &last), 1);
-	assert_int_equal(fake.irq[last], 0x50);
+	assert_int_equal(kvm_entry(f, 0, NULL), 0x50);
 	assert_int_equal(f->run[0]->request_interrupt_window, 0);
 	assert_int_equal(f->vcpu[0].stats.exits[KVM_EXIT_IRQ_WINDOW_OPEN], 1);
 }
@@ -359,7 +380,7 @@ static void test_tpr_masks_and_cr8_syncs(void **state)
 	send_ipi(f, 0, 0, 0x4045); /* class 4 <= TPR class 5: stays pending */
 	window_open(f, 0);
 	assert_int_equal(pre_entry(f, 0), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_INTERRUPT, NULL), 0);
+	assert_int_equal(kvm_entry(f, 0, NULL), -1);
 	assert_int_equal(f->run[0]->cr8, 5); /* KVM's CR8 follows the TPR */
 	assert_true(irr(f, 0, 0x45));
 	/* The guest lowers CR8 itself (mov cr8): KVM_EXIT_SET_TPR with cr8 = 3. */
@@ -367,7 +388,7 @@ static void test_tpr_masks_and_cr8_syncs(void **state)
 	assert_int_equal(simple_exit(f, 0, KVM_EXIT_SET_TPR), CVM_VACT_CONTINUE);
 	assert_int_equal(apic_read(f, 0, CVM_APIC_TPR), 0x30);
 	assert_int_equal(pre_entry(f, 0), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_INTERRUPT, NULL), 1);
+	assert_int_equal(kvm_entry(f, 0, NULL), 0x45);
 }
 
 /* ---- user mode: HLT, wake-ups, deadlock ---- */
@@ -375,7 +396,6 @@ static void test_tpr_masks_and_cr8_syncs(void **state)
 static void test_hlt_blocks_until_interrupt(void **state)
 {
 	struct fixture *f = *state;
-	unsigned int last = 0;
 
 	sw_enable_all(f);
 	f->run[0]->if_flag = 1;
@@ -390,8 +410,7 @@ static void test_hlt_blocks_until_interrupt(void **state)
 	assert_int_equal(f->vm.irqchip->block(&f->vcpu[0]), CVM_VACT_CONTINUE); /* no sleep */
 	f->vcpu[0].reeval = true;
 	assert_int_equal(pre_entry(f, 0), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_INTERRUPT, &last), 1);
-	assert_int_equal(fake.irq[last], 0x60);
+	assert_int_equal(kvm_entry(f, 0, NULL), 0x60);
 	assert_int_equal(cvm_uvcpu(&f->vcpu[0])->lc.mp, CVM_MP_RUNNABLE);
 	assert_int_equal(ctr(f, 0, CVM_CTR_WAKE_INTR), 1);
 	assert_int_equal(atomic_load(&f->vm.end_status), -1);
@@ -435,7 +454,7 @@ static void test_init_sipi_load_registers(void **state)
 	unsigned int last = 0;
 
 	/* KVM hands CR0 out at every exit; the vCPU's set-up seeded it (KVM's reset CR0). */
-	assert_int_equal(r1->kvm_valid_regs, KVM_SYNC_X86_SREGS);
+	assert_int_equal(r1->kvm_valid_regs, KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS);
 	assert_int_equal(r1->s.regs.sregs.cr0, 0x60000010);
 	/* UNINITIALIZED: never enters; parks (reads the DRs while nobody waits). */
 	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK);
@@ -504,13 +523,16 @@ static void test_init_overwrites_pending_sipi(void **state)
 static void test_nmi_ipi(void **state)
 {
 	struct fixture *f = *state;
+	unsigned int nmis;
 
 	sw_enable_all(f);
 	f->run[2]->if_flag = 0;
 	cvm_uvcpu(&f->vcpu[2])->lc.mp = CVM_MP_HALTED; /* halted with interrupts off */
 	send_ipi(f, 0, 2, 0x4400);                     /* NMI */
 	assert_int_equal(pre_entry(f, 2), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_NMI, NULL), 1);
+	kvm_entry(f, 2, &nmis);
+	assert_int_equal(nmis, 1);
+	assert_int_equal(calls(KVM_NMI, NULL), 0);
 	assert_int_equal(ctr(f, 2, CVM_CTR_WAKE_NMI), 1);
 	assert_int_equal(ctr(f, 2, CVM_CTR_NMI_INJECTED), 1);
 }
@@ -518,26 +540,55 @@ static void test_nmi_ipi(void **state)
 static void test_hlt_while_kvm_holds_nmi(void **state)
 {
 	struct fixture *f = *state;
+	struct kvm_run *r1 = f->run[1];
+	unsigned int nmis;
 
 	sw_enable_all(f);
 	send_ipi(f, 0, 1, 0x4400); /* NMI to vCPU 1 (RUNNABLE) */
 	cvm_uvcpu(&f->vcpu[1])->lc.mp = CVM_MP_RUNNABLE;
 	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_NMI, NULL), 1);
-	/* The guest halts with IF=0 while KVM still holds that NMI: no sleep, it runs again. */
-	fake.nmi_pending = 1;
-	f->run[1]->if_flag = 0;
+	kvm_entry(f, 1, &nmis);
+	assert_int_equal(nmis, 1);
+	/*
+	 * The guest halts with IF=0 while KVM still holds that NMI (the exit's
+	 * event state says so): no sleep, it runs again.
+	 */
+	r1->s.regs.events.nmi.pending = 1;
+	r1->if_flag = 0;
 	assert_int_equal(simple_exit(f, 1, KVM_EXIT_HLT), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_GET_VCPU_EVENTS, NULL), 1);
 	assert_int_equal(cvm_uvcpu(&f->vcpu[1])->lc.mp, CVM_MP_RUNNABLE);
 	assert_int_equal(f->vcpu[1].stats.hlt_nmi_in_kvm, 1);
 	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
-	/* KVM delivered it: the next HLT sleeps, and KVM is not asked again. */
-	fake.nmi_pending = 0;
+	/* A masked one (inside an NMI handler) does not end the HLT. */
+	r1->s.regs.events.nmi.masked = 1;
 	assert_int_equal(simple_exit(f, 1, KVM_EXIT_HLT), CVM_VACT_CONTINUE);
 	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK);
-	simple_exit(f, 1, KVM_EXIT_HLT);
-	assert_int_equal(calls(KVM_GET_VCPU_EVENTS, NULL), 2);
+	/* KVM delivered it: the next HLT sleeps, and KVM's events are no longer looked at. */
+	cvm_uvcpu(&f->vcpu[1])->lc.mp = CVM_MP_RUNNABLE;
+	r1->s.regs.events.nmi.masked = 0;
+	r1->s.regs.events.nmi.pending = 0;
+	assert_int_equal(simple_exit(f, 1, KVM_EXIT_HLT), CVM_VACT_CONTINUE);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK);
+	assert_false(cvm_uvcpu(&f->vcpu[1])->nmi_in_kvm);
+	assert_int_equal(calls(KVM_NMI, NULL) + calls(KVM_GET_VCPU_EVENTS, NULL), 0);
+}
+
+/* An exception still being delivered: the interrupt takes KVM_INTERRUPT, not kvm_run. */
+static void test_injection_falls_back_to_ioctl(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int last = 0;
+
+	sw_enable_all(f);
+	send_ipi(f, 1, 0, 0x4070);
+	window_open(f, 0);
+	f->run[0]->s.regs.events.exception.injected = 1;
+	f->run[0]->s.regs.events.exception.nr = 13;
+	assert_int_equal(pre_entry(f, 0), CVM_VACT_CONTINUE);
+	assert_int_equal(kvm_entry(f, 0, NULL), -1);
+	assert_int_equal(calls(KVM_INTERRUPT, &last), 1);
+	assert_int_equal(fake.irq[last], 0x70);
+	assert_int_equal(fake.fd[last], 1000);
 }
 
 static void test_init_to_asleep_ap_needs_no_wake(void **state)
@@ -602,6 +653,7 @@ static void *race_receiver(void *arg)
 			v->reeval = true;
 		}
 		assert_int_equal(a, CVM_VACT_CONTINUE);
+		assert_int_equal(kvm_entry(f, 1, NULL), 0x61);
 		set_state(v, CVM_VCPU_IN_VMM);
 		apic_write(f, 1, CVM_APIC_EOI, 0); /* the handler's EOI */
 		atomic_fetch_add(&race_injected, 1);
@@ -725,7 +777,6 @@ static void test_tsc_deadline_msr(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t d;
-	unsigned int last = 0;
 
 	sw_enable_all(f);
 	apic_write(f, 0, CVM_APIC_LVT_TIMER, CVM_LVT_TIMER_TSCDL | 0x58);
@@ -736,8 +787,7 @@ static void test_tsc_deadline_msr(void **state)
 	assert_int_equal(calls(KVM_GET_MSRS, NULL), 1);
 	window_open(f, 0);
 	assert_int_equal(pre_entry(f, 0), CVM_VACT_CONTINUE);
-	assert_int_equal(calls(KVM_INTERRUPT, &last), 1);
-	assert_int_equal(fake.irq[last], 0x58);
+	assert_int_equal(kvm_entry(f, 0, NULL), 0x58);
 	assert_int_equal(ctr(f, 0, CVM_CTR_TIMER_FIRED), 1);
 	assert_int_equal(msr(f, 0, false, CVM_MSR_TSC_DEADLINE, &d), 0);
 	assert_int_equal(d, 0); /* reads 0 after firing */
@@ -963,6 +1013,7 @@ int main(void)
 	        USER(test_init_overwrites_pending_sipi),
 	        USER(test_nmi_ipi),
 	        USER(test_hlt_while_kvm_holds_nmi),
+	        USER(test_injection_falls_back_to_ioctl),
 	        USER(test_init_to_asleep_ap_needs_no_wake),
 	        USER(test_sleep_wake_race),
 	        USER(test_smi_ipi_dropped),
