@@ -431,6 +431,9 @@ int cvm_load_guest(const struct cvm_gmem *gm, const struct cvm_boot_spec *spec,
 	rc = probe_image(&l, &elf, &p);
 	if (rc == 0)
 		rc = load(&l, &elf, &p, out);
+	out->has_ap_init = false;
+	if (rc == 0 && p.is_elf && p.elf_rc == 0)
+		rc = cvm_ldr_ap_init(&l, &elf, out);
 	if (rc == 0 && err && errlen)
 		err[0] = '\0';
 	return rc;

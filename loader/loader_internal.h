@@ -137,6 +137,13 @@ int cvm_ldr_multiboot(struct cvm_ldr *l, const struct cvm_elf *elf, size_t hdr_o
 int cvm_ldr_pvh(struct cvm_ldr *l, const struct cvm_elf *elf, uint32_t entry,
                 struct cvm_boot_entry *out);
 
+/*
+ * Finds, decodes and checks the image's AP initial-state note against the
+ * loaded segments (l->seg) and guest RAM; fills out->has_ap_init/ap_init.
+ * No note: 0 with has_ap_init false. A bad note: -EINVAL, reason in l->err.
+ */
+int cvm_ldr_ap_init(struct cvm_ldr *l, const struct cvm_elf *elf, struct cvm_boot_entry *out);
+
 /* Collects the PT_LOAD segments of a parsed ELF image into l->seg. */
 int cvm_ldr_elf_segments(struct cvm_ldr *l, const struct cvm_elf *elf);
 

@@ -25,7 +25,11 @@ const char cvm_run_usage[] =
         "  --cmdline STR         the guest's command line\n"
         "  --module FILE[,STR]   a boot module and its string (repeatable, up to 16)\n"
         "  --stats FILE          write per-vCPU and VM statistics as JSON (docs/stats.md)\n"
-        "  --timeout DURATION    stop the guest after DURATION (e.g. 30s, 500ms)\n" CVM_PLACEMENT_USAGE
+        "  --timeout DURATION    stop the guest after DURATION (e.g. 30s, 500ms)\n"
+        "  --protected-state     never write a vCPU's registers after launch; APs start\n"
+        "                        from the image's AP initial-state note on their first\n"
+        "                        INIT-SIPI-SIPI (needs --irqchip user;\n"
+        "                        docs/protected-state.md)\n" CVM_PLACEMENT_USAGE
         "  -v, --verbose         say what corevm does\n"
         "  -h, --help            this text\n"
         "\n"
@@ -48,6 +52,7 @@ enum {
 	OPT_MODULE,
 	OPT_STATS,
 	OPT_TIMEOUT,
+	OPT_PROTECTED,
 };
 
 static const struct option options[] = {
@@ -59,6 +64,7 @@ static const struct option options[] = {
         {"module", required_argument, NULL, OPT_MODULE},
         {"stats", required_argument, NULL, OPT_STATS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"protected-state", no_argument, NULL, OPT_PROTECTED},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         CVM_PLACEMENT_LONGOPTS,
@@ -172,6 +178,9 @@ static int parse_one(int opt, char *arg, struct cvm_run_args *a, char *err, size
 		a->timeout_ns = v;
 		return 0;
 	}
+	case OPT_PROTECTED:
+		a->protected_state = true;
+		return 0;
 	case 'v':
 		a->verbose++;
 		return 0;
@@ -222,6 +231,11 @@ int cvm_run_parse_args(int argc, char **argv, struct cvm_run_args *a, char *err,
 		return fail(err, errlen, "unexpected argument '%s' after IMAGE '%s'",
 		            argv[optind + 1], argv[optind]);
 	a->image = argv[optind];
+	if (a->protected_state && a->irqchip != CVM_IRQCHIP_USER)
+		return fail(err, errlen,
+		            "--protected-state needs --irqchip user (with --irqchip %s KVM applies "
+		            "INIT and SIPI to the registers itself)",
+		            a->irqchip == CVM_IRQCHIP_SPLIT ? "split" : "kernel");
 	if (a->place.given)
 		return cvm_placement_opts_finish(&a->place, a->cpus, err, errlen);
 	return 0;

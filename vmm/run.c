@@ -219,6 +219,8 @@ int cvm_vm_run(struct cvm_vm *vm, const struct cvm_run_opts *opts)
 	int sfd = setup_signals(&old);
 
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_start);
+	/* Launch: from here on, --protected-state refuses every register write (regs_gate.h). */
+	atomic_store(&vm->launched, true);
 	if (sfd < 0) {
 		cvm_vm_request_end(vm, CVM_EXIT_FAILURE, "signal set-up failed");
 	} else {

@@ -58,6 +58,14 @@ struct cvm_vm_config {
 	const struct cvm_gmem *gmem; /* from cvm_ram_map(); must outlive the VM */
 	const char *kvm_dev;         /* NULL: $COREVM_KVM_DEV, else /dev/kvm */
 	const char *boot_name;       /* shown in statistics ("multiboot", "pvh"); may be NULL */
+	/*
+	 * Protected register state (docs/protected-state.md): from launch on, no
+	 * register of any vCPU is written (refused and counted as a corevm bug);
+	 * every AP starts from the image's AP initial-state note (entry->ap_init,
+	 * required with more than one vCPU) on its first INIT-SIPI-SIPI. Needs
+	 * CVM_IRQCHIP_USER.
+	 */
+	bool protected_state;
 };
 
 /*
@@ -72,8 +80,10 @@ typedef void (*cvm_pio_fn)(void *ctx, unsigned int vcpu, uint16_t port, unsigned
 /*
  * Opens the KVM device, checks the API version and capabilities, creates the VM,
  * its memory slots, irqchip and vCPUs (the BSP, vCPU 0, is set to `entry`; the
- * others wait for INIT-SIPI-SIPI). Reports failures with one line. Returns 0,
- * -ENODEV/-EACCES (no usable KVM device), -E2BIG (too many vCPUs), or -errno.
+ * others wait for INIT-SIPI-SIPI; with cfg->protected_state they hold the
+ * state of entry->ap_init). Reports failures with one line. Returns 0,
+ * -ENODEV/-EACCES (no usable KVM device), -E2BIG (too many vCPUs), -ENOTSUP
+ * (protected state in a mode or image that cannot have it), or -errno.
  */
 int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *entry,
                   struct cvm_vm **out);
