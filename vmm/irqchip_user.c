@@ -143,8 +143,8 @@ static void check_deadlock(struct cvm_vm *vm)
 		return;
 	if (cvm_vm_request_end(vm, CVM_EXIT_GUEST_ERROR, "deadlock"))
 		cvm_err("vm",
-		        "deadlock: all %u vCPUs are halted with interrupts disabled or wait for "
-		        "SIPI, and nothing can wake them",
+		        "deadlock: all %u vCPUs are halted with interrupts disabled, wait for "
+		        "SIPI or are held (AP reset hold), and nothing can wake them",
 		        vm->ncpus);
 }
 
