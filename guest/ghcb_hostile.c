@@ -59,8 +59,9 @@ static void ap_main(unsigned int vcpu, unsigned int entries)
 		atomic_store32(&parked[vcpu], atomic_load32(&wakes[vcpu]) + 1);
 		guest_ap_reset_hold_checked(&res);
 		if (res.bad_regs)
-			GUEST_FAIL("ghcb_hostile: vcpu %u: registers changed across the hold (0x%x)",
-			           vcpu, res.bad_regs);
+			GUEST_FAIL(
+			        "ghcb_hostile: vcpu %u: registers changed across the hold (0x%x)",
+			        vcpu, res.bad_regs);
 		if (res.woken)
 			atomic_fetch_add32(&wakes[vcpu], 1);
 	}
@@ -90,19 +91,19 @@ static void beats(const char *after)
 static uint32_t garbage(uint64_t n)
 {
 	static const uint64_t fixed[] = {
-	        0x000,                  /* a GHCB page address (no VMGEXIT here) */
-	        0x001,                  /* SEV information response */
-	        0x002,                  /* SEV information request */
-	        (1ull << 32) | 0x004,   /* CPUID request */
-	        0x005,                  /* CPUID response */
-	        0x007,                  /* AP reset hold response, as a request */
-	        (1ull << 12) | 0x007,   /* a "woken" response, as a request */
-	        (1ull << 12) | 0x006,   /* AP reset hold with data: malformed */
-	        ~0xfffull | 0x006,      /* the same, all data bits */
-	        0x8000000000000006ull,  /* the same, the top bit */
-	        0x012,                  /* GHCB GPA registration */
-	        0x080,                  /* hypervisor features */
-	        (3ull << 16) | 0x100,   /* termination request */
+	        0x000,                 /* a GHCB page address (no VMGEXIT here) */
+	        0x001,                 /* SEV information response */
+	        0x002,                 /* SEV information request */
+	        (1ull << 32) | 0x004,  /* CPUID request */
+	        0x005,                 /* CPUID response */
+	        0x007,                 /* AP reset hold response, as a request */
+	        (1ull << 12) | 0x007,  /* a "woken" response, as a request */
+	        (1ull << 12) | 0x006,  /* AP reset hold with data: malformed */
+	        ~0xfffull | 0x006,     /* the same, all data bits */
+	        0x8000000000000006ull, /* the same, the top bit */
+	        0x012,                 /* GHCB GPA registration */
+	        0x080,                 /* hypervisor features */
+	        (3ull << 16) | 0x100,  /* termination request */
 	        0xfff,
 	        ~0ull,
 	        0x0123456789abcdefull,
@@ -204,8 +205,9 @@ void guest_main(void)
 		                 "vector");
 		send_init(RUNNER);
 		send_sipi(RUNNER, KIT_MEASURED_SIPI_VECTOR);
-		GUEST_ASSERT_MSG(guest_measured_wait(RUNNER, 2, KIT_TSC_TIMEOUT_STEP),
-		                 "ghcb_hostile: the running AP did not restart at its measured entry");
+		GUEST_ASSERT_MSG(
+		        guest_measured_wait(RUNNER, 2, KIT_TSC_TIMEOUT_STEP),
+		        "ghcb_hostile: the running AP did not restart at its measured entry");
 		beats("the restart");
 	}
 

@@ -52,8 +52,9 @@
 #include "guest/lib/hold.h"
 #include "guest/lib/kit.h"
 
-#define TRAP_VEC   0x0a
-#define RESEND_TSC (1ull << 27) /* ~50 ms: after this an AP that has not reported gets INIT-SIPI again */
+#define TRAP_VEC 0x0a
+#define RESEND_TSC \
+	(1ull << 27) /* ~50 ms: after this an AP that has not reported gets INIT-SIPI again */
 #define MAX_ROUNDS 100000u
 #define BENCH_KEEP 512u /* the median sorts by insertion: keep it small */
 
@@ -72,9 +73,10 @@ static void ap_main(unsigned int vcpu, unsigned int entries)
 		atomic_store32(&parked[vcpu], r);
 		guest_ap_reset_hold_checked(&res);
 		if (res.bad_regs)
-			GUEST_FAIL("reset_hold: vcpu %u round %u: registers changed across the hold "
-			           "(bits 0x%x)",
-			           vcpu, r, res.bad_regs);
+			GUEST_FAIL(
+			        "reset_hold: vcpu %u round %u: registers changed across the hold "
+			        "(bits 0x%x)",
+			        vcpu, r, res.bad_regs);
 		if (!res.woken) {
 			/* "Not woken": the request was overtaken by an INIT; ask again. */
 			GUEST_ASSERT_MSG(res.response == KIT_GHCB_HOLD_RESPONSE,
@@ -101,8 +103,8 @@ static void wait_all(volatile uint32_t *a, unsigned int n, uint32_t r, bool rese
 	for (unsigned int i = 1; i < n; i++) {
 		while (!guest_wait_ge(&a[i], r, resend ? RESEND_TSC : KIT_TSC_TIMEOUT_LONG)) {
 			GUEST_ASSERT_MSG(resend && rdtsc() < deadline,
-			                 "reset_hold: vcpu %u never %s in round %u (at %u)", i, what,
-			                 r, a[i]);
+			                 "reset_hold: vcpu %u never %s in round %u (at %u)", i,
+			                 what, r, a[i]);
 			init_sipi(i, 0, KIT_MEASURED_SIPI_VECTOR);
 			(*resends)++;
 		}

@@ -29,10 +29,10 @@
 #define KIT_MEASURED_SIPI_VECTOR 0x09
 
 /* GHCB MSR protocol (the GHCB specification, section "GHCB MSR protocol"). */
-#define KIT_MSR_GHCB             0xC0010130u
-#define KIT_GHCB_INFO_MASK       0xfffull
-#define KIT_GHCB_HOLD_REQUEST    0x006u
-#define KIT_GHCB_HOLD_RESPONSE   0x007u
+#define KIT_MSR_GHCB           0xC0010130u
+#define KIT_GHCB_INFO_MASK     0xfffull
+#define KIT_GHCB_HOLD_REQUEST  0x006u
+#define KIT_GHCB_HOLD_RESPONSE 0x007u
 
 /*
  * Runs on an AP at the measured entry: `vcpu` its index (= initial APIC ID),

@@ -7,7 +7,7 @@
  * register check whose canary never leaves the registers before the wake.
  */
 #include "guest/lib/layout.h"
-#include "guest/lib/trampoline.h"
+#include "guest/lib/trampoline.inc"
 
 #define NOTE_AP_INIT   0x41500001 /* CVM_NOTE_AP_INIT, arch/x86/guest_abi.h */
 #define AP_MODE_LONG64 2

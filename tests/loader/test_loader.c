@@ -915,8 +915,7 @@ static struct cvm_ap_init_note ap_note(void)
 }
 
 /* Loads pvh_elf64() with `n` as its AP note into 4 MiB: the load's result. */
-static int load_with_note(const struct cvm_ap_init_note *n, size_t descsz,
-                          struct cvm_boot_entry *e)
+static int load_with_note(const struct cvm_ap_init_note *n, size_t descsz, struct cvm_boot_entry *e)
 {
 	struct tb_elf s = pvh_elf64();
 	struct vm v;

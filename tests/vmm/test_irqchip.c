@@ -1012,7 +1012,6 @@ static void test_kernel_stats_nulls(void **state)
 	json_object_put(root);
 }
 
-
 /* ---- protected register state, the enforcement point, the GHCB MSR protocol ---- */
 
 /* Register-set ioctls recorded since the last fake.n = 0. */
@@ -1082,9 +1081,8 @@ static void test_gate_refuses_after_launch(void **state)
 	cvm_regs_set_cr8(v, 5);
 	assert_int_equal(r->kvm_dirty_regs, KVM_SYNC_X86_EVENTS);
 	assert_int_equal(r->cr8, 5);
-	assert_int_equal(calls(KVM_SET_MSRS, NULL) + calls(KVM_INTERRUPT, NULL) +
-	                         calls(KVM_NMI, NULL),
-	                 3);
+	assert_int_equal(
+	        calls(KVM_SET_MSRS, NULL) + calls(KVM_INTERRUPT, NULL) + calls(KVM_NMI, NULL), 3);
 	assert_int_equal(cvm_regs_refused(v), 9);
 	/* The statistics say so. */
 	struct json_object *root = cvm_vm_stats_json(&f->vm);
@@ -1238,8 +1236,17 @@ static void test_hold_without_protection(void **state)
 
 static void test_ghcb_unsupported_requests(void **state)
 {
-	static const uint64_t bad[] = {0, 1, 2, 5, 7, CVM_GHCB_HOLD_WOKEN, 0x100, 0xfff, ~0ull,
-	                               (1ull << 12) | 6, 0x8000000000000006ull};
+	static const uint64_t bad[] = {0,
+	                               1,
+	                               2,
+	                               5,
+	                               7,
+	                               CVM_GHCB_HOLD_WOKEN,
+	                               0x100,
+	                               0xfff,
+	                               ~0ull,
+	                               (1ull << 12) | 6,
+	                               0x8000000000000006ull};
 	struct fixture *f = *state;
 	struct cvm_vcpu *v = &f->vcpu[0];
 
