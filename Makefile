@@ -8,7 +8,7 @@ MESON    ?= meson
 COREVM    = $(BUILD)/tools/corevm
 SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build san demo check test test-san format format-check coverage fuzz bench bench-boot bench-core bench-host bench-sim bench-lifecycle clean
+.PHONY: all deps build san demo check test test-san format format-check coverage fuzz bench bench-boot bench-core bench-host bench-sim bench-lifecycle bench-reset-hold clean
 
 all: build
 
@@ -54,7 +54,7 @@ coverage: deps $(COV)/build.ninja
 	$(MESON) test -C $(COV) --suite core
 	gcovr -r . --object-directory $(COV) --filter 'core/' --print-summary --fail-under-line 90
 
-bench: bench-boot bench-core bench-host bench-sim bench-lifecycle
+bench: bench-boot bench-core bench-host bench-sim bench-lifecycle bench-reset-hold
 
 # The demo guest under corevm and QEMU microvm: medians and ratios (installs QEMU if missing).
 bench-boot: build
@@ -72,6 +72,10 @@ bench-host: build
 # vCPU lifecycle costs, guest-measured: corevm vs QEMU microvm and a bare KVM_RUN loop (bench/README.md).
 bench-lifecycle: build
 	bench/lifecycle/run.sh
+
+# The AP reset hold wake cycle against a plain INIT-SIPI cycle (bench/README.md).
+bench-reset-hold: build
+	bench/reset-hold/run.sh
 
 bench-sim: build
 	$(BUILD)/bench/sim/bench_sim scenarios
