@@ -201,17 +201,25 @@ static void flat_segment(struct kvm_segment *s, uint16_t selector, uint8_t type)
 
 static int load_state(struct cvm_vcpu *v, struct kvm_regs *regs, struct kvm_sregs *sr);
 
+/* KVM's special registers of a vCPU not yet run (the base its entry state is built on). */
+static int get_sregs(struct cvm_vcpu *v, struct kvm_sregs *sr)
+{
+	int e = xioctl(v->fd, KVM_GET_SREGS, sr);
+
+	if (e < 0)
+		cvm_err("kvm", "KVM_GET_SREGS on vcpu %u: %s", v->index, strerror(-e));
+	return e;
+}
+
 /* The BSP in 32-bit flat protected mode at the loader's entry (see struct cvm_boot_entry). */
 static int set_bsp_entry(struct cvm_vcpu *v, const struct cvm_boot_entry *entry)
 {
 	struct kvm_sregs sr;
 	struct kvm_regs regs;
-	int e = xioctl(v->fd, KVM_GET_SREGS, &sr);
+	int e = get_sregs(v, &sr);
 
-	if (e < 0) {
-		cvm_err("kvm", "KVM_GET_SREGS on vcpu %u: %s", v->index, strerror(-e));
+	if (e < 0)
 		return e;
-	}
 	flat_segment(&sr.cs, 0x10, 0xb); /* code, execute/read, accessed */
 	flat_segment(&sr.ds, 0x18, 0x3); /* data, read/write, accessed */
 	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
@@ -259,12 +267,10 @@ static int set_ap_initial_state(struct cvm_vcpu *v, const struct cvm_ap_init_not
 	struct cvm_x86_regs r;
 	struct kvm_sregs sr;
 	struct kvm_regs regs;
-	int e = xioctl(v->fd, KVM_GET_SREGS, &sr);
+	int e = get_sregs(v, &sr);
 
-	if (e < 0) {
-		cvm_err("kvm", "KVM_GET_SREGS on vcpu %u: %s", v->index, strerror(-e));
+	if (e < 0)
 		return e;
-	}
 	cvm_regs_from_ap_init(n, v->index, cpuid1_eax, &r);
 	cvm_regs_to_kvm(&r, sr.apic_base, &regs, &sr);
 	return load_state(v, &regs, &sr);

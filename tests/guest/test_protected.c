@@ -99,6 +99,19 @@ static struct json_object *one(struct cvm_result *r, unsigned int vcpu, uint64_t
 
 #define ARG(rep, k) ((rep) ? h_rarg((rep), (k)) : UINT64_MAX)
 
+/* The BSP's report of stage STAGE + 1 about AP `ap` (args[1] = ap), or NULL (a failed check). */
+static struct json_object *ap_report(struct cvm_result *r, unsigned int ap)
+{
+	struct json_object *rep[MAXR], *a = NULL;
+	unsigned int n = h_reports(r->stats, 0, STAGE + 1, rep, MAXR);
+
+	for (unsigned int k = 0; k < n; k++)
+		if (h_rarg(rep[k], 1) == ap)
+			a = rep[k];
+	CHECK(a, "no report about AP %u", ap);
+	return a;
+}
+
 /* Lines of corevm's stderr containing `text`. */
 static unsigned int lines_with(const char *err, const char *text)
 {
@@ -134,6 +147,21 @@ static bool common(struct cvm_result *r, unsigned int cpus, bool prot)
 	return true;
 }
 
+/* Runs a guest that needs user mode and checks what every run must show: 0, SKIP or 1. */
+static int start(const char *guest, unsigned int cpus, const char *cmdline, bool prot,
+                 struct cvm_result *r)
+{
+	if (!h_kvm_usable() || !need_user_mode())
+		return SKIP;
+	if (!run(guest, cpus, cmdline, prot, r))
+		return 1;
+	if (!common(r, cpus, prot)) {
+		h_result_free(r);
+		return 1;
+	}
+	return 0;
+}
+
 /* ---- the parking guest ---- */
 
 static int reset_hold(unsigned int cpus, unsigned int rounds, bool prot, bool first_trap)
@@ -141,16 +169,13 @@ static int reset_hold(unsigned int cpus, unsigned int rounds, bool prot, bool fi
 	struct cvm_result r;
 	char cmd[96];
 
-	if (!h_kvm_usable() || !need_user_mode())
-		return SKIP;
+	int rc;
+
 	snprintf(cmd, sizeof(cmd), "rounds=%u%s%s", rounds, prot ? " protected" : "",
 	         first_trap ? " first=trap" : "");
-	if (!run("reset_hold", cpus, cmd, prot, &r))
-		return 1;
-	if (!common(&r, cpus, prot)) {
-		h_result_free(&r);
-		return 1;
-	}
+	rc = start("reset_hold", cpus, cmd, prot, &r);
+	if (rc)
+		return rc;
 	struct json_object *b = one(&r, 0, STAGE);
 	CHECK(ARG(b, 1) == cpus - 1 && ARG(b, 2) == cpus - 1 && ARG(b, 3) == 0,
 	      "first boot: %llu APs, %llu at the measured entry, %llu at the trap",
@@ -162,12 +187,7 @@ static int reset_hold(unsigned int cpus, unsigned int rounds, bool prot, bool fi
 	printf("note: %u rounds at %u vCPUs: %llu INIT-SIPI resends, %llu \"not woken\" responses\n",
 	       rounds, cpus, (unsigned long long)resends, (unsigned long long)ARG(sum, 3));
 	for (unsigned int i = 1; i < cpus; i++) {
-		struct json_object *rep[MAXR], *a = NULL;
-		unsigned int n = h_reports(r.stats, 0, STAGE + 1, rep, MAXR);
-		for (unsigned int k = 0; k < n; k++)
-			if (h_rarg(rep[k], 1) == i)
-				a = rep[k];
-		CHECK(a, "no report for AP %u", i);
+		struct json_object *a = ap_report(&r, i);
 		uint64_t wakes = ARG(a, 2), entries = ARG(a, 3);
 		uint64_t released = vu(&r, i, "lifecycle.hold_releases");
 		uint64_t answered = vu(&r, i, "ghcb.hold_responses");
@@ -271,15 +291,12 @@ static int hostile(unsigned int cpus, bool prot)
 	struct cvm_result r;
 	char cmd[64];
 
-	if (!h_kvm_usable() || !need_user_mode())
-		return SKIP;
+	int rc;
+
 	snprintf(cmd, sizeof(cmd), "garbage=%u%s", garbage, prot ? " protected" : "");
-	if (!run("ghcb_hostile", cpus, cmd, prot, &r))
-		return 1;
-	if (!common(&r, cpus, prot)) {
-		h_result_free(&r);
-		return 1;
-	}
+	rc = start("ghcb_hostile", cpus, cmd, prot, &r);
+	if (rc)
+		return rc;
 	/* Garbage: no fault, read back unchanged, each one counted, lines rate-limited. */
 	struct json_object *g = one(&r, 0, STAGE);
 	CHECK(ARG(g, 1) == garbage && ARG(g, 2) == garbage && ARG(g, 3) == 0,
@@ -306,12 +323,7 @@ static int hostile(unsigned int cpus, bool prot)
 
 	/* SIPIs: each one the BSP sent is accounted for; storms discarded. */
 	for (unsigned int i = 1; i < cpus; i++) {
-		struct json_object *rep[MAXR], *a = NULL;
-		unsigned int n = h_reports(r.stats, 0, STAGE + 1, rep, MAXR);
-		for (unsigned int k = 0; k < n; k++)
-			if (h_rarg(rep[k], 1) == i)
-				a = rep[k];
-		CHECK(a, "no report for AP %u", i);
+		struct json_object *a = ap_report(&r, i);
 		CHECK(sipis_seen(&r, i) == ARG(a, 2), "AP %u: %llu SIPIs seen, %llu sent", i,
 		      (unsigned long long)sipis_seen(&r, i), (unsigned long long)ARG(a, 2));
 		CHECK(vu(&r, i, "lifecycle.init_taken") == ARG(a, 3),
@@ -327,10 +339,20 @@ static int hostile(unsigned int cpus, bool prot)
 				      "running AP: INIT-SIPI did not resume it");
 			continue;
 		}
-		CHECK(vu(&r, i, "lifecycle.sipi_discarded_hold") +
-		                      vu(&r, i, "lifecycle.sipi_discarded_running") >=
-		              2 * storm,
-		      "held AP %u: storm SIPIs not all discarded", i);
+		/* Each accepted SIPI completed an INIT of its own; storms never start an AP. */
+		CHECK(vu(&r, i, "lifecycle.sipi_accepted") <= vu(&r, i, "lifecycle.init_taken"),
+		      "held AP %u: %llu SIPIs accepted after %llu INITs", i,
+		      (unsigned long long)vu(&r, i, "lifecycle.sipi_accepted"),
+		      (unsigned long long)vu(&r, i, "lifecycle.init_taken"));
+		if (ARG(a, 3) == 4) /* boot, 3 INITs alone; no resend that a storm could overlap */
+			CHECK(vu(&r, i, "lifecycle.sipi_discarded_hold") +
+			                      vu(&r, i, "lifecycle.sipi_discarded_running") >=
+			              2 * storm,
+			      "held AP %u: storm SIPIs not all discarded", i);
+		else
+			printf("note: held AP %u got %llu INITs (resends): a storm SIPI may have met "
+			       "one, not checked per cause\n",
+			       i, (unsigned long long)ARG(a, 3));
 		CHECK(vu(&r, i, "lifecycle.hold_releases") >= 1 &&
 		              vu(&r, i, "lifecycle.hold_init") >=
 		                      vu(&r, i, "lifecycle.hold_releases"),
