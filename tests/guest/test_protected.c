@@ -191,8 +191,14 @@ static int reset_hold(unsigned int cpus, unsigned int rounds, bool prot, bool fi
 		uint64_t wakes = ARG(a, 2), entries = ARG(a, 3);
 		uint64_t released = vu(&r, i, "lifecycle.hold_releases");
 		uint64_t answered = vu(&r, i, "ghcb.hold_responses");
-		CHECK(wakes == rounds, "AP %u verified %llu wakes, want %u", i,
-		      (unsigned long long)wakes, rounds);
+		/*
+		 * One verified wake per round, plus at most one per resend: a resend
+		 * that meets an AP which woke late and already parked again wakes it
+		 * once more, before the next round's INIT-SIPI.
+		 */
+		CHECK(wakes >= rounds && wakes - rounds <= resends,
+		      "AP %u verified %llu wakes in %u rounds with %llu resends", i,
+		      (unsigned long long)wakes, rounds, (unsigned long long)resends);
 		/* Every release is answered, and every verified wake was a release. */
 		CHECK(answered == released, "AP %u: %llu responses, %llu releases", i,
 		      (unsigned long long)answered, (unsigned long long)released);
@@ -212,8 +218,10 @@ static int reset_hold(unsigned int cpus, unsigned int rounds, bool prot, bool fi
 			CHECK(vu(&r, i, "protected.first_boots") == 1, "AP %u: first boots %llu", i,
 			      (unsigned long long)vu(&r, i, "protected.first_boots"));
 		}
+		/* Held, or on its way (a late resend may still be in flight): never halted. */
 		const char *mp = vs(&r, i, "mp_state_at_exit");
-		CHECK(!strcmp(mp, "ap_reset_hold") || !strcmp(mp, "runnable"),
+		CHECK(!strcmp(mp, "ap_reset_hold") || !strcmp(mp, "runnable") ||
+		              !strcmp(mp, "init_received") || !strcmp(mp, "sipi_received"),
 		      "AP %u ended in MP state %s", i, mp);
 	}
 	CHECK(lines_with(r.err, "ghcb:") == 0, "GHCB diagnostics for a well-behaved guest:\n%s",
