@@ -419,7 +419,8 @@ static void note_timer_late(struct cvm_vcpu *v, uint64_t ns)
 
 /*
  * A vCPU about to sleep where INIT is what usually comes next (halted with
- * interrupts off, waiting for SIPI): read KVM's debug registers now, while
+ * interrupts off, waiting for SIPI; not held: INIT-SIPI ends a hold without
+ * writing a register): read KVM's debug registers now, while
  * nobody waits, so that the INIT-SIPI that wakes it writes them only if they
  * are not at their INIT values already (they seldom are not): no ioctl on its
  * critical path. Valid until it next enters the guest.
@@ -498,7 +499,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		struct cvm_lc_action a;
 		uint64_t now = 0, deadline;
 		int vec = -1, e = 0;
-		bool more = false, check = false, for_good = false;
+		bool more = false, check = false, for_good = false, held = false;
 
 		pthread_mutex_lock(&u->lock);
 		atomic_store_explicit(&u->events, 0, memory_order_relaxed);
@@ -528,6 +529,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		case CVM_ACT_BLOCK:
 			u->sleep_until = cvm_lapic_next_deadline(&u->lapic);
 			for_good = sleeps_for_good(u, run);
+			held = u->lc.mp == CVM_MP_AP_RESET_HOLD;
 			if (for_good && !u->dead) {
 				u->dead = true;
 				check = atomic_fetch_add(&c->ndead, 1) + 1 == vm->ncpus;
@@ -552,7 +554,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		case CVM_ACT_PAUSE:
 			if (check)
 				check_deadlock(vm);
-			if (for_good)
+			if (for_good && !held) /* a hold's INIT-SIPI writes no register */
 				park(v);
 			return CVM_VACT_BLOCK;
 		case CVM_ACT_STOP:

@@ -1222,6 +1222,8 @@ static void test_hold_without_protection(void **state)
 	send_ipi(f, 0, 1, 0x4612);
 	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
 	assert_int_equal(reg_ioctls(), 0);
+	/* Nor a read for it: a held vCPU does not park its debug registers. */
+	assert_int_equal(calls(KVM_GET_DEBUGREGS, NULL), 0);
 	assert_int_equal(f->run[1]->kvm_dirty_regs & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS), 0);
 	assert_int_equal(ghcb_read(f, 1), CVM_GHCB_HOLD_WOKEN);
 	/* An INIT that overtakes the request: the hold is refused, "not woken" is the answer. */
