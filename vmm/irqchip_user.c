@@ -101,6 +101,10 @@ static void wake_flush(struct cvm_vm *vm, struct wake_batch *b)
 
 	for (uint32_t g = b->groups; g; g &= g - 1) {
 		unsigned int i = (unsigned int)__builtin_ctz(g);
+		if (vm->probe)
+			for (uint32_t bits = b->sleep_bits[i]; bits; bits &= bits - 1)
+				__cvm_probe_wake(&vm->vcpu[i * SLEEP_GROUP +
+				                           (unsigned int)__builtin_ctz(bits)]);
 		/* The bump makes a sleeper that has not reached futex_wait yet return at once. */
 		atomic_fetch_add(&c->sleep_seq[i], 1);
 		futex_wake_bits(&c->sleep_seq[i], b->sleep_bits[i]);
