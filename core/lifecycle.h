@@ -167,13 +167,20 @@ enum cvm_disp cvm_lc_rsm(struct cvm_lc *s, struct cvm_counters *c);
 /* IRET after an NMI handler: NMIs are unblocked (also in SMM; RSM restores the pre-SMI state). */
 void cvm_lc_iret(struct cvm_lc *s);
 
-/* HLT executed: RUNNABLE -> HALTED (cvm_lc_next() wakes it at once if something is deliverable). */
+/*
+ * HLT executed: RUNNABLE -> HALTED (cvm_lc_next() wakes it at once if something
+ * is deliverable). Ignored and counted (event_ignored) in any other state, and
+ * while an INIT taken since is still to be carried out (INIT_RESET not yet
+ * returned): the HLT was executed before that INIT, which supersedes it.
+ */
 enum cvm_disp cvm_lc_hlt(struct cvm_lc *s, struct cvm_counters *c);
 
 /*
  * AP reset hold requested by the guest (GHCB MSR protocol request 0x006):
  * RUNNABLE -> AP_RESET_HOLD. Only INIT followed by SIPI wakes it, and then
- * with no register change (HOLD_RELEASE).
+ * with no register change (HOLD_RELEASE). Ignored like cvm_lc_hlt() elsewhere,
+ * while an INIT reset is due, and in SMM (held there, the vCPU could never
+ * leave: INIT is latched in SMM and RSM would never run).
  */
 enum cvm_disp cvm_lc_ap_reset_hold(struct cvm_lc *s, struct cvm_counters *c);
 
