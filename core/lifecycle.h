@@ -200,14 +200,14 @@ struct cvm_lc_inputs {
 };
 
 enum cvm_lc_act {
-	CVM_ACT_RUN = 0,    /* enter the guest */
-	CVM_ACT_BLOCK,      /* sleep until an event returns CVM_DISP_ACCEPTED (or a VMM request) */
-	CVM_ACT_STOP,       /* leave the vCPU loop for good */
-	CVM_ACT_PAUSE,      /* park until cvm_lc_request_resume(), then call cvm_lc_next() again */
-	CVM_ACT_INIT_RESET, /* reset the local APIC for INIT (cvm_lapic_init_reset()); unless
+	CVM_ACT_RUN = 0, /* enter the guest */
+	CVM_ACT_BLOCK,   /* sleep until an event returns CVM_DISP_ACCEPTED (or a VMM request) */
+	CVM_ACT_STOP,    /* leave the vCPU loop for good */
+	CVM_ACT_PAUSE,   /* park until cvm_lc_request_resume(), then call cvm_lc_next() again */
+	CVM_ACT_INIT_RESET, /* reset the local APIC for INIT (cvm_lapic_init_reset(), and its fx); unless
 	                        CVM_ACTF_NO_REGS, load the INIT register state (core/x86_reset.h);
 	                        with CVM_ACTF_BSP the vCPU then runs at the reset vector */
-	CVM_ACT_SIPI_ENTRY, /* unless CVM_ACTF_NO_REGS, load the SIPI entry state for `vector`;
+	CVM_ACT_SIPI_ENTRY,   /* unless CVM_ACTF_NO_REGS, load the SIPI entry state for `vector`;
 	                        with NO_REGS (protected state) run as is, CVM_ACTF_FIRST telling it
 	                        is the first boot from the measured initial state */
 	CVM_ACT_HOLD_RELEASE, /* answer the AP reset hold (GHCB MSR: response 0x007, non-zero

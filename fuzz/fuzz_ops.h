@@ -57,14 +57,15 @@ enum fz_dev_port {
 
 /*
  * fuzz_lapic: one local APIC and a clock that only moves forward.
- *   header: u32 APIC ID, u8 flags (FZ_LA_CFG_*), u8 MAXPHYADDR, u32 TSC kHz,
+ *   header: u32 APIC ID, u8 flags (FZ_LA_CFG_*), u8 MAXPHYADDR (% 18: 0 the
+ *   default, else 35 + n), u32 TSC kHz,
  *   u8 bus cycle ns, u32 start time ns
  */
 #define FZ_LA_CFG_BSP    0x1u
 #define FZ_LA_CFG_X2APIC 0x2u /* x2APIC in CPUID */
 
 enum fz_lapic_op {
-	FZ_LA_MMIO_READ,    /* u16 offset (& 0xfff) */
+	FZ_LA_MMIO_READ,    /* u16 offset: bit 15 clear: register (bits 5:0) * 16; set: & 0xfff */
 	FZ_LA_MMIO_WRITE,   /* u16 offset, u32 value */
 	FZ_LA_MSR_READ,     /* u16 msr: 0x800 + low byte; with bit 15 the low 15 bits as is */
 	FZ_LA_MSR_WRITE,    /* u16 msr, u64 value */
