@@ -3,6 +3,23 @@
 
 #include "fuzz/fuzz.h"
 
+void fz_trace(const char *fmt, ...)
+{
+	static int on = -1;
+	va_list ap;
+
+	if (on < 0) {
+		const char *e = getenv("CVM_FUZZ_TRACE");
+		on = e && *e && *e != '0';
+	}
+	if (!on)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 void fz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
 {
 	va_list ap;

@@ -74,6 +74,12 @@ static inline const uint8_t *fz_bytes(struct fz *f, size_t want, size_t *got)
 	return p;
 }
 
+/*
+ * With CVM_FUZZ_TRACE=1 in the environment, targets describe each step on
+ * stderr (for reading a crash input or a seed: run the target on the file).
+ */
+__attribute__((format(printf, 1, 2))) void fz_trace(const char *fmt, ...);
+
 __attribute__((noreturn, format(printf, 4, 5))) void
 fz_fail(const char *file, int line, const char *cond, const char *fmt, ...);
 
