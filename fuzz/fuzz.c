@@ -3,6 +3,16 @@
 
 #include "fuzz/fuzz.h"
 
+int fz_run_ops(const uint8_t *data, size_t size, fz_setup_fn *setup, fz_step_fn *step, void *w)
+{
+	struct fz f = fz_start(data, size);
+
+	setup(w, &f);
+	for (unsigned int i = 0; i < FZ_MAX_OPS && fz_more(&f); i++)
+		step(w, &f);
+	return 0;
+}
+
 void fz_trace(const char *fmt, ...)
 {
 	static int on = -1;

@@ -75,6 +75,16 @@ static inline const uint8_t *fz_bytes(struct fz *f, size_t want, size_t *got)
 }
 
 /*
+ * The driver of a target whose input is a header and then operations:
+ * setup(w, f) builds the whole state in `w` afresh from the header, then
+ * step(w, f) decodes and runs one operation (and checks), until the input ends
+ * or FZ_MAX_OPS operations ran. Returns 0 (for LLVMFuzzerTestOneInput).
+ */
+typedef void fz_setup_fn(void *w, struct fz *f);
+typedef void fz_step_fn(void *w, struct fz *f);
+int fz_run_ops(const uint8_t *data, size_t size, fz_setup_fn *setup, fz_step_fn *step, void *w);
+
+/*
  * With CVM_FUZZ_TRACE=1 in the environment, targets describe each step on
  * stderr (for reading a crash input or a seed: run the target on the file).
  */

@@ -310,8 +310,9 @@ static void lc_step(struct bus_world *w, unsigned int v, uint8_t bits)
 	}
 }
 
-static void step(struct bus_world *w, struct fz *f)
+static void step(void *ctx, struct fz *f)
 {
+	struct bus_world *w = ctx;
 	static const uint32_t regs[] = {CVM_APIC_ID,  CVM_APIC_LDR, CVM_APIC_DFR,
 	                                CVM_APIC_SVR, CVM_APIC_TPR, CVM_APIC_ESR};
 	struct cvm_lapic_fx fx = {0};
@@ -358,8 +359,9 @@ static void step(struct bus_world *w, struct fz *f)
 	}
 }
 
-static void setup(struct bus_world *w, struct fz *f)
+static void setup(void *ctx, struct fz *f)
 {
+	struct bus_world *w = ctx;
 	uint16_t x2mask, base;
 	uint8_t scheme, stride;
 
@@ -390,10 +392,5 @@ static void setup(struct bus_world *w, struct fz *f)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fz f = fz_start(data, size);
-
-	setup(&world, &f);
-	for (unsigned int i = 0; i < FZ_MAX_OPS && fz_more(&f); i++)
-		step(&world, &f);
-	return 0;
+	return fz_run_ops(data, size, setup, step, &world);
 }

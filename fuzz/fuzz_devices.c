@@ -438,8 +438,9 @@ static void check_world(const struct dev_world *w)
 	FZ_CHECK(!(w->kbd.status & CVM_I8042_STS_IBF), "i8042 status %#x", w->kbd.status);
 }
 
-static void step(struct dev_world *w, struct fz *f)
+static void step(void *ctx, struct fz *f)
 {
+	struct dev_world *w = ctx;
 	switch (fz_u8(f) % FZ_DEV_NR_OPS) {
 	case FZ_DEV_READ:
 		bus_access(w, f, false);
@@ -473,8 +474,9 @@ static void step(struct dev_world *w, struct fz *f)
 	check_world(w);
 }
 
-static void setup(struct dev_world *w, struct fz *f)
+static void setup(void *ctx, struct fz *f)
 {
+	struct dev_world *w = ctx;
 	int rc = 0;
 
 	memset(w, 0, sizeof(*w));
@@ -502,10 +504,5 @@ static void setup(struct dev_world *w, struct fz *f)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fz f = fz_start(data, size);
-
-	setup(&world, &f);
-	for (unsigned int i = 0; i < FZ_MAX_OPS && fz_more(&f); i++)
-		step(&world, &f);
-	return 0;
+	return fz_run_ops(data, size, setup, step, &world);
 }

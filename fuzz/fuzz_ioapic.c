@@ -171,8 +171,9 @@ static void write_svr(struct io_world *w, unsigned int v, uint32_t val)
 		cvm_lapic_mmio_write(a, &w->c[v], CVM_APIC_SVR, val, 0, &fx);
 }
 
-static void step(struct io_world *w, struct fz *f)
+static void step(void *ctx, struct fz *f)
 {
+	struct io_world *w = ctx;
 	struct cvm_ioapic pre = w->io;
 	uint32_t off, val, mask;
 	unsigned int pin;
@@ -218,8 +219,9 @@ static void step(struct io_world *w, struct fz *f)
 	check_ioapic(&w->io);
 }
 
-static void setup(struct io_world *w, struct fz *f)
+static void setup(void *ctx, struct fz *f)
 {
+	struct io_world *w = ctx;
 	uint8_t id = fz_u8(f), x2mask;
 
 	memset(w, 0, sizeof(*w));
@@ -244,10 +246,5 @@ static void setup(struct io_world *w, struct fz *f)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fz f = fz_start(data, size);
-
-	setup(&world, &f);
-	for (unsigned int i = 0; i < FZ_MAX_OPS && fz_more(&f); i++)
-		step(&world, &f);
-	return 0;
+	return fz_run_ops(data, size, setup, step, &world);
 }

@@ -311,8 +311,9 @@ static void advance(struct la_world *w, uint64_t dt)
 	         "TSC deadline re-armed after firing");
 }
 
-static void step(struct la_world *w, struct fz *f)
+static void step(void *ctx, struct fz *f)
 {
+	struct la_world *w = ctx;
 	struct cvm_lapic *a = &w->a;
 	struct cvm_lapic_fx fx = {0};
 	unsigned int op = fz_u8(f) % FZ_LA_NR_OPS;
@@ -380,24 +381,28 @@ static void step(struct la_world *w, struct fz *f)
 	check_lapic(w);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void setup(void *ctx, struct fz *f)
 {
-	struct fz f = fz_start(data, size);
-	struct la_world w = {0};
+	struct la_world *w = ctx;
 	uint8_t flags;
 
-	w.cfg.apic_id = fz_u32(&f);
-	flags = fz_u8(&f);
-	w.cfg.bsp = flags & FZ_LA_CFG_BSP;
-	w.cfg.x2apic = flags & FZ_LA_CFG_X2APIC;
-	flags = fz_u8(&f) % 18; /* MAXPHYADDR 36..52, or 0 (the default) */
-	w.cfg.phys_bits = flags ? (uint8_t)(35 + flags) : 0;
-	w.cfg.tsc_khz = fz_u32(&f);
-	w.cfg.bus_cycle_ns = fz_u8(&f);
-	w.now = fz_u32(&f);
-	cvm_lapic_power_on(&w.a, &w.cfg);
-	check_lapic(&w);
-	for (unsigned int i = 0; i < FZ_MAX_OPS && fz_more(&f); i++)
-		step(&w, &f);
-	return 0;
+	*w = (struct la_world){0};
+	w->cfg.apic_id = fz_u32(f);
+	flags = fz_u8(f);
+	w->cfg.bsp = flags & FZ_LA_CFG_BSP;
+	w->cfg.x2apic = flags & FZ_LA_CFG_X2APIC;
+	flags = fz_u8(f) % 18; /* MAXPHYADDR 36..52, or 0 (the default) */
+	w->cfg.phys_bits = flags ? (uint8_t)(35 + flags) : 0;
+	w->cfg.tsc_khz = fz_u32(f);
+	w->cfg.bus_cycle_ns = fz_u8(f);
+	w->now = fz_u32(f);
+	cvm_lapic_power_on(&w->a, &w->cfg);
+	check_lapic(w);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct la_world w;
+
+	return fz_run_ops(data, size, setup, step, &w);
 }

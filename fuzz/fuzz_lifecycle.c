@@ -218,8 +218,17 @@ static void check_next(struct lc_world *w, const struct cvm_lc *pre, const struc
 	}
 }
 
-static void step(struct lc_world *w, struct fz *f)
+/* A guest-initiated event either moved the vCPU to `mp` or changed nothing. */
+static void check_guest_event(const struct cvm_lc *pre, const struct cvm_lc *s, enum cvm_disp d,
+                              enum cvm_mp_state mp, const char *what)
 {
+	FZ_CHECK(d == CVM_DISP_DISCARDED ? !memcmp(pre, s, sizeof(*s)) : s->mp == mp,
+	         "%s from %s (disp %d)", what, cvm_mp_state_name(pre->mp), d);
+}
+
+static void step(void *ctx, struct fz *f)
+{
+	struct lc_world *w = ctx;
 	struct cvm_lc pre = w->s;
 	struct cvm_lc_inputs in;
 	struct cvm_lc_action a;
@@ -277,16 +286,11 @@ static void step(struct lc_world *w, struct fz *f)
 		FZ_CHECK(!has(&w->s, CVM_LC_NMI_MASKED), "IRET left NMIs blocked");
 		break;
 	case FZ_LC_HLT:
-		d = cvm_lc_hlt(&w->s, &w->c);
-		FZ_CHECK(d == CVM_DISP_DISCARDED ? !memcmp(&pre, &w->s, sizeof(pre))
-		                                 : w->s.mp == CVM_MP_HALTED,
-		         "HLT from %s (disp %d)", cvm_mp_state_name(pre.mp), d);
+		check_guest_event(&pre, &w->s, cvm_lc_hlt(&w->s, &w->c), CVM_MP_HALTED, "HLT");
 		break;
 	case FZ_LC_HOLD:
-		d = cvm_lc_ap_reset_hold(&w->s, &w->c);
-		FZ_CHECK(d == CVM_DISP_DISCARDED ? !memcmp(&pre, &w->s, sizeof(pre))
-		                                 : w->s.mp == CVM_MP_AP_RESET_HOLD,
-		         "AP reset hold from %s (disp %d)", cvm_mp_state_name(pre.mp), d);
+		check_guest_event(&pre, &w->s, cvm_lc_ap_reset_hold(&w->s, &w->c),
+		                  CVM_MP_AP_RESET_HOLD, "AP reset hold");
 		break;
 	case FZ_LC_PAUSE:
 		cvm_lc_request_pause(&w->s);
@@ -312,15 +316,19 @@ static void step(struct lc_world *w, struct fz *f)
 	check_state(w);
 }
 
+static void setup(void *ctx, struct fz *f)
+{
+	struct lc_world *w = ctx;
+
+	*w = (struct lc_world){0};
+	w->opts = fz_u8(f) & (CVM_LC_OPT_BSP | CVM_LC_OPT_PROTECTED | CVM_LC_OPT_NMI_BY_HV);
+	cvm_lc_power_on(&w->s, w->opts);
+	check_state(w);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fz f = fz_start(data, size);
-	struct lc_world w = {0};
+	struct lc_world w;
 
-	w.opts = fz_u8(&f) & (CVM_LC_OPT_BSP | CVM_LC_OPT_PROTECTED | CVM_LC_OPT_NMI_BY_HV);
-	cvm_lc_power_on(&w.s, w.opts);
-	check_state(&w);
-	for (unsigned int i = 0; i < FZ_MAX_OPS && fz_more(&f); i++)
-		step(&w, &f);
-	return 0;
+	return fz_run_ops(data, size, setup, step, &w);
 }
