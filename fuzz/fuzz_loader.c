@@ -66,7 +66,7 @@ static const struct region_spec presets[8][CVM_GMEM_MAX_REGIONS] = {
 struct load_input {
 	struct cvm_gmem gm;
 	char cmd_small[256];
-	char *cmdline; /* cmd_small or a malloc'd generated one */
+	char *cmdline; /* cmd_small or a malloc'd generated one; what the guest must see */
 	struct cvm_module_spec mod[FZ_LOADER_MAX_MODULES];
 	char modstr[FZ_LOADER_MAX_MODULES][256];
 	struct cvm_boot_spec spec;
@@ -129,7 +129,7 @@ static bool decode(struct load_input *in, struct fz *f)
 			return false;
 		memset(in->cmdline, 'x', n);
 		in->cmdline[n] = '\0';
-	} else {
+	} else if (c != FZ_LOADER_NULL_CMDLINE) {
 		p = fz_bytes(f, c, &n);
 		memcpy(in->cmd_small, p, n);
 		in->cmd_small[n] = '\0';
@@ -137,15 +137,18 @@ static bool decode(struct load_input *in, struct fz *f)
 	in->spec.nmodules = fz_u8(f) % FZ_LOADER_MAX_MODULES;
 	for (unsigned int i = 0; i < in->spec.nmodules; i++) {
 		uint32_t len = fz_u32(f) % MAX_MOD;
-		uint8_t fill = fz_u8(f);
-		p = fz_bytes(f, fz_u8(f), &n);
+		uint8_t fill = fz_u8(f), slen = fz_u8(f);
+		p = fz_bytes(f, slen == FZ_LOADER_NULL_STRING ? 0 : slen, &n);
 		memcpy(in->modstr[i], p, n);
 		in->modstr[i][n] = '\0';
 		in->mod[i] = (struct cvm_module_spec){
-		        .data = modbuf + fill, .len = len, .string = in->modstr[i]};
+		        .data = modbuf + fill,
+		        .len = len,
+		        .string = slen == FZ_LOADER_NULL_STRING ? NULL : in->modstr[i]};
 	}
 	in->spec.modules = in->mod;
-	in->spec.cmdline = in->cmdline;
+	/* NULL is passed as an empty string: the checks expect "" */
+	in->spec.cmdline = c == FZ_LOADER_NULL_CMDLINE ? NULL : in->cmdline;
 	in->spec.image = f->p;
 	in->spec.image_len = f->n;
 	return true;

@@ -13,14 +13,16 @@
  *   u8 layout: bits 0-2 a preset guest-memory layout; with bit 7 set a custom
  *      one follows: u8 nregions (1 + n % 4), then per region u16 gap and u16
  *      size in KiB units (gap bit 15: MiB units)
- *   u8 cmdline: bit 7 clear: that many command-line bytes follow; set: a
- *      generated command line of (n & 0x7f) * 8 KiB
+ *   u8 cmdline: bit 7 clear: that many command-line bytes follow (0x7f: a
+ *      NULL command line); set: a generated one of (n & 0x7f) * 8 KiB
  *   u8 nmodules (% 5), per module u32 length (% 3 MiB), u8 fill byte, u8
- *      string length and its bytes
+ *      string length and its bytes (0xff: a NULL string)
  *   the image: the rest of the input
  */
 #define FZ_LOADER_LAYOUT_CUSTOM 0x80u
 #define FZ_LOADER_CMDLINE_GEN   0x80u
+#define FZ_LOADER_NULL_CMDLINE  0x7fu
+#define FZ_LOADER_NULL_STRING   0xffu
 #define FZ_LOADER_MAX_MODULES   5u
 
 /*

@@ -104,18 +104,27 @@ struct ld_mod {
 	const char *string;
 };
 
+/* NULL command line or module string: passed to the loader as NULL. */
+static void ld_string(struct sb *b, const char *s, uint8_t null_code)
+{
+	if (!s) {
+		u8(b, null_code);
+		return;
+	}
+	u8(b, (uint8_t)strlen(s));
+	put(b, s, strlen(s));
+}
+
 static void ld_header(struct sb *b, uint8_t layout, const char *cmdline, const struct ld_mod *mods,
                       unsigned int nmods)
 {
 	u8(b, layout);
-	u8(b, (uint8_t)strlen(cmdline));
-	put(b, cmdline, strlen(cmdline));
+	ld_string(b, cmdline, FZ_LOADER_NULL_CMDLINE);
 	u8(b, (uint8_t)nmods);
 	for (unsigned int i = 0; i < nmods; i++) {
 		u32(b, mods[i].len);
 		u8(b, (uint8_t)(i * 17));
-		u8(b, (uint8_t)strlen(mods[i].string));
-		put(b, mods[i].string, strlen(mods[i].string));
+		ld_string(b, mods[i].string, FZ_LOADER_NULL_STRING);
 	}
 }
 
@@ -147,7 +156,7 @@ static void pvh_note(struct tb_elf *e, const void *entry, uint32_t size)
 static void seeds_loader(void)
 {
 	static const struct ld_mod two[] = {{5000, "initrd"}, {0, "empty"}};
-	static const struct ld_mod three[] = {{4096, "a"}, {70000, "b c"}, {1, ""}};
+	static const struct ld_mod three[] = {{4096, "a"}, {70000, "b c"}, {1, NULL}};
 	static const uint32_t entry32 = 0x100000;
 	static const uint64_t entry64 = 0x100000;
 	struct sb b = {0};
@@ -165,7 +174,7 @@ static void seeds_loader(void)
 	emit(&b, "loader", "mb32-modules");
 
 	e.mb_flags = CVM_MB_FLAG_PAGE_ALIGN | CVM_MB_FLAG_MEMINFO | CVM_MB_FLAG_VIDEO;
-	ld_header(&b, 1, "", NULL, 0);
+	ld_header(&b, 1, NULL, NULL, 0);
 	ld_image(&b, &e);
 	emit(&b, "loader", "mb32-video");
 
