@@ -15,7 +15,7 @@ COREVM    = $(BUILD)/tools/corevm
 SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all deps build san demo check test test-san format format-check coverage fuzz fuzz-build \
-	fuzz-short fuzz-seeds bench bench-core clean
+	fuzz-short fuzz-seeds bench bench-boot bench-core bench-host bench-sim bench-lifecycle clean
 
 all: build
 
@@ -81,9 +81,28 @@ fuzz-short: fuzz-build
 fuzz-seeds: fuzz-build
 	$(FUZZ)/fuzz/fuzz_gen_seeds fuzz/corpus
 
+bench: bench-boot bench-core bench-host bench-sim bench-lifecycle
+
+# The demo guest under corevm and QEMU microvm: medians and ratios (installs QEMU if missing).
+bench-boot: build
+	bench/boot/run.sh
+
 # Costs of the pure core's hot paths and the model checker's speed (not part of check).
 bench-core: build
 	$(BUILD)/bench/core/bench_core
 
+# Costs of placement decisions and re-placements on a 256-CPU synthetic host (not part of check).
+bench-host: build
+	$(BUILD)/bench/host/bench_placement
+
+# vCPU lifecycle costs, guest-measured: corevm vs QEMU microvm and a bare KVM_RUN loop (bench/README.md).
+bench-lifecycle: build
+	bench/lifecycle/run.sh
+
+# The simulator's event rate and the 512-vCPU host's wall time (not part of check).
+bench-sim: build
+	$(BUILD)/bench/sim/bench_sim scenarios
+
 clean:
 	rm -rf $(BUILD) $(SAN) $(COV) $(FUZZ)
+

@@ -12,8 +12,13 @@ int cmd_check_model(int argc, char **argv);
 
 /* Each subcommand adds its line here and its cmd_<name>.c to tools/meson.build. */
 static const struct cvm_cmd commands[] = {
+        {"run", "boot a multiboot or PVH guest on KVM", cvm_cmd_run},
         {"check-model", "explore the vCPU lifecycle model exhaustively (INIT/SIPI/SMI/NMI)",
          cmd_check_model},
+        {"host", "show the host's CPUs and where vCPUs would be placed", cvm_cmd_host},
+        {"sim", "simulate a virtualization host: SMT protection, hotplug, SMIs", cvm_cmd_sim},
+        {"calibrate", "measure exit, kick and wake costs on KVM for the simulator",
+         cvm_cmd_calibrate},
         {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,41 @@
+/* The `kernel` irqchip mode: KVM's in-kernel local APICs, I/O APIC and PIC own INIT, SIPI and HLT. */
+#include <errno.h>
+#include <sys/ioctl.h>
+
+#include "vmm/vm_internal.h"
+
+static int kernel_create(struct cvm_vm *vm)
+{
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int kernel_vcpu_init(struct cvm_vcpu *vcpu, bool is_bsp)
+{
+	/* KVM already starts APs UNINITIALIZED with its irqchip; say so rather than rely on it. */
+	struct kvm_mp_state mp = {.mp_state = is_bsp ? KVM_MP_STATE_RUNNABLE
+	                                             : KVM_MP_STATE_UNINITIALIZED};
+
+	if (ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp) < 0)
+		return -errno;
+	return 0;
+}
+
+static int kernel_set_irq(struct cvm_vm *vm, unsigned int irq, int level)
+{
+	struct kvm_irq_level l = {.irq = irq, .level = level};
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		return -errno;
+	return 0;
+}
+
+const struct cvm_irqchip_ops cvm_irqchip_kernel_ops = {
+        .name = "kernel",
+        .create = kernel_create,
+        .vcpu_init = kernel_vcpu_init,
+        .set_irq = kernel_set_irq,
+        .sees_halts = false,
+        .owns_lifecycle = false,
+};

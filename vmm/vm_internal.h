@@ -1,0 +1,251 @@
+/*
+ * The KVM backend's private data model (VM, vCPU, mailbox, counters), shared by
+ * the files of vmm/ and by the backend's unit tests, which build these
+ * structures by hand around fabricated struct kvm_run exits.
+ */
+#ifndef COREVM_VMM_VM_INTERNAL_H
+#define COREVM_VMM_VM_INTERNAL_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "arch/x86/guest_abi.h"
+#include "core/counters.h"
+#include "vmm/irqchip.h"
+#include "vmm/kvm_stats.h"
+#include "vmm/vm.h"
+
+/*
+ * The vCPU thread's states (one function per state in vcpu.c):
+ *
+ *   CREATED --thread starts--> RUNNING <----------------------------+
+ *                               |  |  \                             |
+ *                  KVM_RUN exit |  |   \ pre_entry: BLOCK           | exit handled,
+ *                               v  |    v                           | or woken
+ *                            IN_VMM |  BLOCKED ---------------------+
+ *                               |  \--|--CVM_VACT_BLOCK--> BLOCKED
+ *                 CVM_VACT_STOP |    | STOP request (from RUNNING or BLOCKED)
+ *                               v    v
+ *                              EXITING  (records MP state and counters, answers the mailbox)
+ *                                 |
+ *                                 v
+ *                               DONE
+ *
+ * Only the vCPU's own thread changes its state, and never in a signal handler.
+ * Other threads read it (seq_cst) to decide whether a kick is needed: a vCPU
+ * IN_VMM looks at its events before it enters or sleeps again; RUNNING and
+ * BLOCKED need the kick (docs/irqchip.md, "wake and kick").
+ */
+enum cvm_vcpu_state {
+	CVM_VCPU_CREATED = 0,
+	CVM_VCPU_RUNNING,
+	CVM_VCPU_IN_VMM,
+	CVM_VCPU_BLOCKED,
+	CVM_VCPU_EXITING,
+	CVM_VCPU_DONE,
+	CVM_VCPU_NSTATES,
+};
+
+const char *cvm_vcpu_state_name(enum cvm_vcpu_state s);
+
+/* Requests posted to a vCPU's mailbox (bits). */
+#define CVM_REQ_STOP     (1u << 0) /* leave the loop: the VM is ending */
+#define CVM_REQ_WAKE     (1u << 1) /* leave BLOCKED and re-enter the guest */
+#define CVM_REQ_REAFFINE (1u << 2) /* re-apply the thread's CPU set (host placement changed) */
+
+/*
+ * A vCPU's mailbox: requesters set bits in `pending` and take a ticket; the
+ * vCPU thread takes all bits at once, acts, and answers every ticket up to the
+ * one it saw. `closed` once the thread is DONE: posts are then answered at once.
+ */
+struct cvm_mailbox {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* waiters: requesters for answers, the vCPU in BLOCKED */
+	atomic_uint pending;
+	uint64_t posted;   /* tickets handed out (under lock) */
+	uint64_t answered; /* highest ticket answered (under lock) */
+	int closed;
+};
+
+#define CVM_KVM_EXIT_REASONS   64 /* exits counted per reason below this; the rest as "other" */
+#define CVM_VCPU_REPORTS_KEPT  32 /* ucall reports kept per vCPU (all are counted) */
+#define CVM_MMIO_PAGES_TRACKED 64 /* distinct unhandled MMIO pages counted per VM */
+#define CVM_VCPU_TIMER_SAMPLES 64 /* local APIC timer lateness samples kept per vCPU */
+
+struct cvm_ucall_report {
+	uint64_t stage;
+	uint64_t args[3];
+	uint32_t line;
+};
+
+/* Written only by the vCPU's own thread; read by others after it is joined. */
+struct cvm_vcpu_stats {
+	uint64_t exits_total;
+	uint64_t exits[CVM_KVM_EXIT_REASONS];
+	uint64_t exits_other;
+	uint64_t io_in, io_out; /* elements moved, string and repeated I/O counted per element */
+	uint64_t io_string;     /* IO exits with count > 1 */
+	uint64_t mmio_read, mmio_write;
+	uint64_t eintr;    /* KVM_RUN returned EINTR (kicks, immediate_exit) */
+	uint64_t eagain;   /* KVM_RUN returned EAGAIN (UNINITIALIZED AP got INIT) */
+	uint64_t requests; /* mailbox request batches taken */
+	uint64_t state_entries[CVM_VCPU_NSTATES];
+	uint64_t halts; /* HLT seen by corevm (irqchips with sees_halts only) */
+	uint64_t ipis;  /* IPIs sent (irqchips with sees_halts only) */
+	/* Irqchips that own the lifecycle (owns_lifecycle), copied at thread exit. */
+	struct cvm_counters lc;  /* the pure core's per-vCPU counters */
+	uint64_t ipis_received;  /* IPI messages that reached this vCPU (any outcome) */
+	uint64_t sleeps;         /* times the thread slept in the BLOCKED state */
+	uint64_t apic_mmio;      /* xAPIC page accesses handled */
+	uint64_t apic_msr;       /* x2APIC, APIC_BASE and TSC_DEADLINE MSR accesses handled */
+	uint64_t msr_gp;         /* MSR accesses answered with #GP */
+	uint64_t smi_dropped;    /* SMIs not delivered: no SMM with this KVM (docs/irqchip.md) */
+	uint64_t apic_mmio_odd;  /* xAPIC page accesses of another size or alignment (ignored) */
+	uint64_t hlt_nmi_in_kvm; /* HLTs ended at once: KVM still held an NMI corevm had given it */
+	unsigned int ntimer_late; /* samples in timer_late_ns */
+	uint32_t timer_late_ns
+	        [CVM_VCPU_TIMER_SAMPLES]; /* deadline -> expiry by the vCPU, first ones */
+	uint64_t ucall_reports, ucall_asserts, ucall_prints, ucall_done, ucall_bad;
+	unsigned int nreports_kept;
+	struct cvm_ucall_report report[CVM_VCPU_REPORTS_KEPT];
+	int mp_state;                 /* KVM_GET_MP_STATE when the thread ended; -1 unknown */
+	uint64_t kvm[CVM_KVM_NSTATS]; /* KVM's own counters when the thread ended */
+	uint32_t kvm_found;           /* bit i: kvm[i] was read */
+};
+
+struct cvm_vcpu {
+	struct cvm_vm *vm;
+	unsigned int index; /* also the vCPU id and the initial APIC ID */
+	int fd;
+	struct kvm_run *run;
+	size_t run_size; /* bytes mapped at run: exit data must lie inside */
+	pthread_t thread;
+	int thread_started;
+	atomic_int state; /* enum cvm_vcpu_state; written by the vCPU thread only */
+	struct cvm_mailbox mbox;
+	void *irqchip_data; /* per-vCPU state of the irqchip mode */
+	atomic_int tid;     /* the vCPU thread's kernel id, set by the thread (0 before) */
+	bool reeval;        /* vCPU thread only: kicked or woken, the irqchip must look again */
+	struct cvm_vcpu_stats stats;
+};
+
+/*
+ * KVM ioctls the irqchip modes issue on the exit path (KVM_INTERRUPT, KVM_NMI,
+ * register and MSR access, KVM_SIGNAL_MSI...) go through vm->ioctl so that unit
+ * tests can record them. Returns the ioctl's result or -errno.
+ */
+typedef int (*cvm_ioctl_fn)(int fd, unsigned long req, void *arg);
+int cvm_kvm_ioctl(int fd, unsigned long req, void *arg);
+
+struct cvm_mmio_page {
+	uint64_t page; /* guest-physical address >> 12 */
+	uint64_t reads, writes;
+};
+
+/* The console's transmit buffer is written out when full (under the device lock). */
+#define CVM_CONSOLE_CAP     4096
+#define CVM_CONSOLE_RX_CAP  4096
+#define CVM_CONSOLE_IDLE_NS 5000000ull /* flush after the guest stops writing for this long */
+
+struct cvm_console {
+	/* Transmit, under the device lock. */
+	uint8_t tx[CVM_CONSOLE_CAP];
+	size_t tx_len;
+	uint64_t tx_bytes, tx_lost; /* lost: stdout failed (closed pipe) */
+	int out_fd;                 /* stdout */
+	/* Receive (main thread reads stdin; pushes under the device lock). */
+	cvm_rx_push_fn rx_push;
+	void *rx_ctx;
+	uint8_t rx[CVM_CONSOLE_RX_CAP];
+	size_t rx_len;
+	atomic_int rx_ready; /* the guest drained the UART: offer rx[] again */
+	uint64_t rx_bytes;
+};
+
+struct cvm_vm {
+	int kvm_fd, vm_fd;
+	unsigned int ncpus;
+	unsigned int max_cpus; /* KVM_CAP_MAX_VCPUS */
+	struct cvm_gmem gmem;
+	const char *boot_name;
+	const struct cvm_irqchip_ops *irqchip;
+	void *irqchip_data;
+	cvm_ioctl_fn ioctl;    /* cvm_kvm_ioctl, or a test's recorder */
+	struct cvm_vcpu *vcpu; /* [ncpus] */
+	size_t run_size;
+
+	/* Devices: everything below up to `end` is under dev_lock. */
+	pthread_mutex_t dev_lock;
+	cvm_pio_fn pio;
+	void *pio_ctx;
+	struct cvm_mmio_page mmio[CVM_MMIO_PAGES_TRACKED];
+	unsigned int nmmio;
+	uint64_t mmio_untracked; /* accesses to pages beyond the tracked ones */
+	struct cvm_console con;
+
+	/* How the VM ends: the first cvm_vm_request_end() wins. */
+	atomic_int end_status; /* -1 while running */
+	char end_why[96];      /* written by the winner before end_status is published */
+	atomic_int end_claimed;
+	int wake_fd; /* eventfd: main thread wake-up (end requested, console has data) */
+
+	atomic_uint prints_left; /* guest PRINT ucalls still allowed on stderr */
+	atomic_int irq_errors;   /* KVM_IRQ_LINE failures already reported */
+	struct timespec t_start, t_end;
+	int threads_stuck; /* vCPU threads that did not stop in time */
+	cvm_stats_fn stats_hook;
+	void *stats_hook_ctx;
+	struct cvm_place_ctl *placement;  /* host/place_ctl.h, or NULL: no placement */
+	atomic_int housekeeping_reaffine; /* the main thread must re-apply its CPU set */
+};
+
+/* ---- vcpu.c ---- */
+int cvm_vcpu_start(struct cvm_vcpu *vcpu);
+/* Posts `req` and kicks the thread; returns the ticket to wait for. */
+uint64_t cvm_vcpu_post(struct cvm_vcpu *vcpu, unsigned int req);
+/* Waits until `ticket` is answered or the absolute CLOCK_REALTIME deadline passes: 0 or -ETIMEDOUT. */
+int cvm_vcpu_wait_answer(struct cvm_vcpu *vcpu, uint64_t ticket, const struct timespec *deadline);
+/* Kicks the vCPU out of KVM_RUN: immediate_exit, a fence, then the kick signal. Any thread. */
+void cvm_vcpu_kick(struct cvm_vcpu *vcpu);
+/* The kick signal (per-thread host timers send it too). */
+int cvm_vcpu_kick_signal(void);
+/* Once per process, before any vCPU thread starts: kick-signal handler and masks. */
+int cvm_vcpu_signals_init(void);
+void cvm_mailbox_init(struct cvm_mailbox *mb);
+void cvm_mailbox_destroy(struct cvm_mailbox *mb);
+
+/* ---- placement.c: host placement in the vCPU threads (no-ops without a controller) ---- */
+/* Sets the calling vCPU thread's CPU set; false when the VM must stop (already requested). */
+bool cvm_vcpu_place(struct cvm_vcpu *vcpu);
+/* A guest entry failed in a way the host CPU causes: CONTINUE to run again, or STOP. */
+enum cvm_vcpu_action cvm_vcpu_entry_failed(struct cvm_vcpu *vcpu, int status, const char *why,
+                                           const char *what);
+
+/* ---- exit.c: one KVM exit, decoded and dispatched (no allocation, no JSON) ---- */
+enum cvm_vcpu_action cvm_vcpu_handle_exit(struct cvm_vcpu *vcpu);
+/* The handlers it uses, exposed for unit tests. */
+enum cvm_vcpu_action cvm_exit_io(struct cvm_vcpu *vcpu, struct kvm_run *run);
+enum cvm_vcpu_action cvm_exit_mmio(struct cvm_vcpu *vcpu, struct kvm_run *run);
+const char *cvm_kvm_exit_name(uint32_t reason);
+
+/* ---- ucall.c ---- */
+/* A 32-bit OUT of `value` to CVM_PORT_UCALL: validates and acts on the ucall. */
+enum cvm_vcpu_action cvm_ucall_handle(struct cvm_vcpu *vcpu, unsigned int size, uint32_t count,
+                                      uint32_t value);
+
+/* ---- console.c ---- */
+/* Writes out everything queued so far; device lock held by the caller. */
+void cvm_console_flush_locked(struct cvm_vm *vm);
+/* The same, taking the device lock. */
+void cvm_console_flush(struct cvm_vm *vm);
+
+/* ---- stats.c ---- */
+struct json_object;
+struct json_object *cvm_vm_stats_json(struct cvm_vm *vm);
+
+#endif
