@@ -147,9 +147,12 @@ enum sim_gact guest_prepare(struct cvm_sim *s, struct sim_vcpu *v, uint64_t *wor
 		case CVM_ACT_PAUSE:
 			return GACT_BLOCK;
 		case CVM_ACT_INIT_RESET: {
-			cvm_lapic_init_reset(&g->apic);
-			cvm_apic_bus_update(&GVM(v->vm)->bus, v->idx, &g->apic);
-			timer_sync(s, v);
+			struct cvm_lapic_fx fx;
+			cvm_lapic_init_reset(&g->apic, &fx);
+			if (fx.flags & CVM_FX_ROUTE)
+				cvm_apic_bus_update(&GVM(v->vm)->bus, v->idx, &g->apic);
+			if (fx.flags & CVM_FX_TIMER)
+				timer_sync(s, v);
 			g->depth = 0;
 			g->if_flag = false;
 			g->online = false;

@@ -201,8 +201,11 @@ static bool init_without_wake(struct cvm_uchip *c, struct cvm_vcpu *t, const str
 	if (m->mode != CVM_DM_INIT || !cvm_lc_waiting(&u->lc) ||
 	    atomic_load(&t->state) != CVM_VCPU_BLOCKED)
 		return false;
-	cvm_lapic_init_reset(&u->lapic);
-	publish_route_locked(c, t->index);
+	struct cvm_lapic_fx fx;
+	cvm_lapic_init_reset(&u->lapic, &fx);
+	if (fx.flags & CVM_FX_ROUTE)
+		publish_route_locked(c, t->index);
+	/* CVM_FX_TIMER: the timer is stopped; the vCPU re-arms from its deadline when it runs. */
 	u->apic_reset_by_sender = true;
 	if (!u->dead) { /* asleep until INIT or SIPI: counts for the deadlock check */
 		u->dead = true;
@@ -512,8 +515,11 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 			break;
 		case CVM_ACT_INIT_RESET:
 			if (!u->apic_reset_by_sender) {
-				cvm_lapic_init_reset(&u->lapic);
-				publish_route_locked(c, v->index);
+				struct cvm_lapic_fx fx;
+				cvm_lapic_init_reset(&u->lapic, &fx);
+				if (fx.flags & CVM_FX_ROUTE)
+					publish_route_locked(c, v->index);
+				/* CVM_FX_TIMER: re-armed below from the (now absent) deadline. */
 			}
 			u->apic_reset_by_sender = false;
 			run->cr8 = 0;
