@@ -71,12 +71,6 @@ static void oneshot(void)
 	guest_printf("apic_timer: oneshot: 1 interrupt, %u HLTs\n", hlts);
 }
 
-/* Whether `vec` waits in the IRR. */
-static uint32_t irr_has(uint32_t vec)
-{
-	return (guest_apic_read(APIC_REG_IRR + 0x10 * (vec / 32)) >> (vec % 32)) & 1;
-}
-
 static void periodic(void)
 {
 	fired = 0;
@@ -87,7 +81,7 @@ static void periodic(void)
 	 * A tick that reached the IRR before the stop (interrupts are off here)
 	 * is still delivered: exactly that one may follow, nothing else.
 	 */
-	uint32_t after_stop = fired + irr_has(VEC_TIMER);
+	uint32_t after_stop = fired + guest_apic_irr(VEC_TIMER);
 	guest_irq_window(KIT_TSC_WINDOW);
 	GUEST_ASSERT_MSG(fired == after_stop, "apic_timer: %d interrupts after the timer stopped",
 	                 (int)(fired - after_stop));
