@@ -48,8 +48,9 @@ struct cvm_boot_entry {
 	uint64_t image_start; /* lowest and highest+1 guest-physical byte the image occupies */
 	uint64_t image_end;
 	/* The image's AP initial-state note (CVM_NOTE_AP_INIT), validated; has_ap_init false: none. */
-	bool has_ap_init;
 	struct cvm_ap_init_note ap_init;
+	bool has_ap_init;
+	uint8_t reserved[7]; /* 0; no padding anywhere: entries compare with memcmp() */
 };
 
 /*
@@ -61,7 +62,8 @@ struct cvm_boot_entry {
  * (no multiboot header or PVH note), -ENOSPC (does not fit in guest memory),
  * with a one-line reason in err (no trailing newline). An ELF image's
  * AP initial-state note, if any, is validated too (out->has_ap_init); a note
- * that is malformed or points outside the image or RAM fails the load (-EINVAL).
+ * that is malformed or points outside the image or RAM fails the load (-EINVAL)
+ * before guest memory is written.
  */
 int cvm_load_guest(const struct cvm_gmem *gm, const struct cvm_boot_spec *spec,
                    struct cvm_boot_entry *out, char *err, size_t errlen);

@@ -102,19 +102,19 @@ static bool in_ram(const struct cvm_gmem *gm, uint64_t start, uint64_t end)
 	return end > start && cvm_gmem_contains(gm, start, end - start);
 }
 
-int cvm_ldr_ap_init(struct cvm_ldr *l, const struct cvm_elf *elf, struct cvm_boot_entry *out)
+int cvm_ldr_ap_init(struct cvm_ldr *l)
 {
-	const struct cvm_ap_init_note *n = &out->ap_init;
+	const struct cvm_ap_init_note *n = &l->ap_init;
 	const uint8_t *desc;
 	uint32_t descsz;
 	uint64_t lo = 0, hi = 0;
 	bool entry_ok = false;
 	int rc;
 
-	out->has_ap_init = false;
-	if (cvm_elf_find_note(elf, CVM_NOTE_NAME, CVM_NOTE_AP_INIT, &desc, &descsz))
+	l->has_ap_init = false;
+	if (!l->elf || cvm_elf_find_note(l->elf, CVM_NOTE_NAME, CVM_NOTE_AP_INIT, &desc, &descsz))
 		return 0;
-	rc = cvm_ap_init_decode(desc, descsz, &out->ap_init, l->err, l->errlen);
+	rc = cvm_ap_init_decode(desc, descsz, &l->ap_init, l->err, l->errlen);
 	if (rc)
 		return rc;
 	for (unsigned int i = 0; i < l->nseg; i++)
@@ -143,6 +143,6 @@ int cvm_ldr_ap_init(struct cvm_ldr *l, const struct cvm_elf *elf, struct cvm_boo
 		        l->err, l->errlen, -EINVAL,
 		        "AP initial-state note: GDT [%#llx, +%#x] is not inside guest RAM",
 		        (unsigned long long)n->gdt_base, n->gdt_limit + 1u);
-	out->has_ap_init = true;
+	l->has_ap_init = true;
 	return 0;
 }

@@ -944,6 +944,8 @@ static int load_with_note(const struct cvm_ap_init_note *n, size_t descsz, struc
 	uint8_t *img = tb_build(&s, &len, NULL);
 	vm_init(&v, 4 * MiB, 0);
 	rc = load(&v, img, len, NULL, e);
+	if (rc) /* a refused note: nothing written, like any refused image */
+		assert_true(all_poison(&v, 0, 4 * MiB));
 	vm_free(&v);
 	free(img);
 	return rc;
