@@ -367,6 +367,11 @@ static int hostile(unsigned int cpus, bool prot)
 		      "held AP %u: %llu releases, %llu INITs while held", i,
 		      (unsigned long long)vu(&r, i, "lifecycle.hold_releases"),
 		      (unsigned long long)vu(&r, i, "lifecycle.hold_init"));
+		/* INIT alone never released it: every release came with an accepted SIPI. */
+		CHECK(vu(&r, i, "lifecycle.hold_releases") <= vu(&r, i, "lifecycle.sipi_accepted"),
+		      "held AP %u: %llu releases, %llu SIPIs accepted", i,
+		      (unsigned long long)vu(&r, i, "lifecycle.hold_releases"),
+		      (unsigned long long)vu(&r, i, "lifecycle.sipi_accepted"));
 	}
 	struct json_object *s = one(&r, 0, STAGE + 2);
 	CHECK(ARG(s, 1) == cpus - 2, "%llu held APs woke, want %u", (unsigned long long)ARG(s, 1),
