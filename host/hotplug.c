@@ -236,6 +236,8 @@ int cvm_hotplug_poll(struct cvm_hotplug *h, int timeout_ms)
 static void *listener(void *arg)
 {
 	struct cvm_hotplug *h = arg;
+	if (h->thread_init && h->thread_init(h->thread_ctx))
+		return NULL;
 	while (!atomic_load(&h->stopping)) {
 		int r = cvm_hotplug_poll(h, -1);
 		if (r < 0) {

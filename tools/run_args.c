@@ -23,7 +23,9 @@ const char cvm_run_usage[] =
         "  --cmdline STR         the guest's command line\n"
         "  --module FILE[,STR]   a boot module and its string (repeatable, up to 16)\n"
         "  --stats FILE          write per-vCPU and VM statistics as JSON (docs/stats.md)\n"
-        "  --timeout DURATION    stop the guest after DURATION (e.g. 30s, 500ms)\n" CVM_PLACEMENT_USAGE
+        "  --timeout DURATION    stop the guest after DURATION (e.g. 30s, 500ms)\n"
+        "  --no-seccomp          run without the per-thread seccomp filters (debugging;\n"
+        "                        docs/seccomp.md)\n" CVM_PLACEMENT_USAGE
         "  -v, --verbose         say what corevm does\n"
         "  -h, --help            this text\n"
         "\n"
@@ -45,6 +47,7 @@ enum {
 	OPT_MODULE,
 	OPT_STATS,
 	OPT_TIMEOUT,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option options[] = {
@@ -56,6 +59,7 @@ static const struct option options[] = {
         {"module", required_argument, NULL, OPT_MODULE},
         {"stats", required_argument, NULL, OPT_STATS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         CVM_PLACEMENT_LONGOPTS,
@@ -164,6 +168,9 @@ static int parse_one(int opt, char *arg, struct cvm_run_args *a, char *err, size
 		a->timeout_ns = v;
 		return 0;
 	}
+	case OPT_NO_SECCOMP:
+		a->no_seccomp = true;
+		return 0;
 	case 'v':
 		a->verbose++;
 		return 0;

@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include "vmm/seccomp_filter.h"
+
 struct cvm_vm;
 struct cvm_vcpu;
 struct kvm_run;
@@ -40,6 +42,8 @@ struct cvm_irqchip_ops {
 	int (*set_irq)(struct cvm_vm *vm, unsigned int irq, int level);
 	/* Whether the IPI / halt counters of struct cvm_vcpu_stats are meaningful. */
 	bool sees_halts;
+	/* System calls the mode's hooks make, per thread class (docs/seccomp.md); NULL: none. */
+	const struct cvm_seccomp_list *seccomp[CVM_THREAD_NCLASSES];
 };
 
 extern const struct cvm_irqchip_ops cvm_irqchip_kernel_ops;

@@ -31,10 +31,20 @@ static int kernel_set_irq(struct cvm_vm *vm, unsigned int irq, int level)
 	return 0;
 }
 
+/* set_irq runs on vCPU threads (UART transmit) and the main thread (UART receive). */
+static const struct cvm_sc_rule set_irq_rules[] = {
+        {"ioctl",
+         {{.arg = 0, .cmp = CVM_SC_FD, .val = CVM_SC_FD_VM},
+          {.arg = 1, .cmp = CVM_SC_MASKED_EQ, .mask = 0xffffffffu, .val = KVM_IRQ_LINE}},
+         "device interrupt lines (the UART's IRQ 4)"},
+};
+static const struct cvm_seccomp_list set_irq_list = {"irqchip kernel", set_irq_rules, 1};
+
 const struct cvm_irqchip_ops cvm_irqchip_kernel_ops = {
         .name = "kernel",
         .create = kernel_create,
         .vcpu_init = kernel_vcpu_init,
         .set_irq = kernel_set_irq,
         .sees_halts = false,
+        .seccomp = {[CVM_THREAD_MAIN] = &set_irq_list, [CVM_THREAD_VCPU] = &set_irq_list},
 };

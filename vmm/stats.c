@@ -61,6 +61,27 @@ static struct json_object *ucall_json(const struct cvm_vcpu_stats *s)
 	return o;
 }
 
+/* Which filters were installed, with their sizes (docs/seccomp.md). */
+static struct json_object *seccomp_json(struct cvm_vm *vm)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *f = json_object_new_object();
+
+	json_object_object_add(o, "enabled", json_object_new_boolean(vm->seccomp));
+	for (unsigned int c = 0; c < CVM_THREAD_NCLASSES; c++) {
+		int rules = atomic_load(&vm->seccomp_rules[c]);
+		struct json_object *e;
+		if (!rules)
+			continue; /* no thread of this class installed a filter */
+		e = json_object_new_object();
+		add_u64(e, "syscalls", (uint64_t)atomic_load(&vm->seccomp_syscalls[c]));
+		add_u64(e, "rules", (uint64_t)rules);
+		json_object_object_add(f, cvm_thread_class_name(c), e);
+	}
+	json_object_object_add(o, "filters", f);
+	return o;
+}
+
 /* KVM's MP state name in lower case ("halted"), or "unknown". */
 static struct json_object *mp_state_json(int mp)
 {
@@ -158,6 +179,7 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 	json_object_object_add(o, "unhandled_mmio", unhandled_mmio_json(vm));
 	add_u64(o, "unhandled_mmio_untracked", vm->mmio_untracked);
 	add_u64(o, "threads_stuck", (uint64_t)vm->threads_stuck);
+	json_object_object_add(o, "seccomp", seccomp_json(vm));
 	if (vm->stats_hook)
 		vm->stats_hook(vm->stats_hook_ctx, o);
 	json_object_object_add(root, "vm", o);
@@ -187,6 +209,17 @@ int cvm_vm_write_stats(struct cvm_vm *vm, const char *path)
 
 	if (e < 0)
 		cvm_err("stats", "writing %s: %s", path, json_util_get_last_err());
+	json_object_put(root);
+	return e;
+}
+
+int cvm_vm_write_stats_fd(struct cvm_vm *vm, int fd, const char *name)
+{
+	struct json_object *root = cvm_vm_stats_json(vm);
+	int e = json_object_to_fd(fd, root, JSON_C_TO_STRING_PRETTY) < 0 ? -EIO : 0;
+
+	if (e < 0)
+		cvm_err("stats", "writing %s: %s", name, json_util_get_last_err());
 	json_object_put(root);
 	return e;
 }

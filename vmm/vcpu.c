@@ -7,6 +7,8 @@
 #include <sys/ioctl.h>
 
 #include "util/log.h"
+#include "vmm/sandbox.h"
+#include "vmm/test_hook.h"
 #include "vmm/vm_internal.h"
 
 #define CVM_VCPU_STACK_SIZE (256 * 1024)
@@ -259,9 +261,18 @@ static void state_exiting(struct cvm_vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct cvm_vcpu *v = arg;
+	/* Its own CPU set first, from inside the thread (host placement), then its filter. */
+	bool ok = cvm_vcpu_place(v);
 
-	/* Its own CPU set first, from inside the thread (host placement). */
-	set_state(v, cvm_vcpu_place(v) ? CVM_VCPU_RUNNING : CVM_VCPU_EXITING);
+	if (ok && cvm_vm_sandbox_thread(v->vm, CVM_THREAD_VCPU, v) < 0) {
+		cvm_vm_request_end(v->vm, CVM_EXIT_FAILURE, "seccomp failed");
+		ok = false;
+	}
+	/* No guest entry before every thread's filter is in (cvm_vm_run opens the gate). */
+	cvm_vm_gate_wait(v->vm);
+	if (ok)
+		cvm_test_hook_sandboxed(CVM_THREAD_VCPU, v->index);
+	set_state(v, ok ? CVM_VCPU_RUNNING : CVM_VCPU_EXITING);
 	for (;;) {
 		switch (get_state(v)) {
 		case CVM_VCPU_RUNNING:

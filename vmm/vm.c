@@ -10,6 +10,7 @@
 
 #include "util/log.h"
 #include "vmm/cpuid.h"
+#include "vmm/seccomp_filter.h"
 #include "vmm/vm_internal.h"
 
 #define KVM_API_VERSION_WANTED 12
@@ -335,7 +336,7 @@ int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *
 		cvm_err("vm", "out of memory");
 		return -ENOMEM;
 	}
-	vm->kvm_fd = vm->vm_fd = vm->wake_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->wake_fd = vm->signal_fd = -1;
 	vm->ncpus = cfg->ncpus;
 	vm->gmem = *cfg->gmem;
 	vm->boot_name = cfg->boot_name;
@@ -346,7 +347,13 @@ int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *
 	atomic_init(&vm->prints_left, 256);
 	atomic_init(&vm->irq_errors, 0);
 	vm->con.out_fd = STDOUT_FILENO;
+	vm->seccomp = cfg->seccomp;
+	pthread_mutex_init(&vm->gate_lock, NULL);
+	pthread_cond_init(&vm->gate_cond, NULL);
+	vm->gate_open = true;
 	e = __vm_create(vm, cfg, entry);
+	if (e == 0 && vm->seccomp && (e = cvm_seccomp_init()) < 0)
+		cvm_err("seccomp", "installing the SIGSYS handler: %s", strerror(-e));
 	if (e < 0) {
 		if (e == -ENOMEM)
 			cvm_err("vm", "creating the VM: out of memory");
@@ -417,5 +424,7 @@ void cvm_vm_destroy(struct cvm_vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->dev_lock);
+	pthread_cond_destroy(&vm->gate_cond);
+	pthread_mutex_destroy(&vm->gate_lock);
 	free(vm);
 }

@@ -16,6 +16,7 @@
 #include "arch/x86/guest_abi.h"
 #include "vmm/irqchip.h"
 #include "vmm/kvm_stats.h"
+#include "vmm/seccomp_filter.h"
 #include "vmm/vm.h"
 
 /*
@@ -172,7 +173,24 @@ struct cvm_vm {
 	void *stats_hook_ctx;
 	struct cvm_place_ctl *placement;  /* host/place_ctl.h, or NULL: no placement */
 	atomic_int housekeeping_reaffine; /* the main thread must re-apply its CPU set */
+
+	/* seccomp (docs/seccomp.md): each thread installs its class's filter. */
+	bool seccomp;
+	int signal_fd;                                    /* the main thread's signalfd, -1 */
+	atomic_int seccomp_rules[CVM_THREAD_NCLASSES];    /* rules installed per class (0: none) */
+	atomic_int seccomp_syscalls[CVM_THREAD_NCLASSES]; /* distinct system calls per class */
+	/*
+	 * The start gate: vCPU threads, once their filter is in, wait here until the
+	 * main thread has installed its own, so that no guest code runs before every
+	 * filter is in place. Open except during cvm_vm_run()'s start.
+	 */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	bool gate_open;
 };
+
+/* ---- run.c: the start gate ---- */
+void cvm_vm_gate_wait(struct cvm_vm *vm);
 
 /* ---- vcpu.c ---- */
 int cvm_vcpu_start(struct cvm_vcpu *vcpu);
