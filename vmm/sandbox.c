@@ -13,73 +13,45 @@
 #include "util/log.h"
 #include "vmm/vm_internal.h"
 
-#define ARG(i, m, v)                                                         \
-	{                                                                    \
-		.arg = (i), .cmp = CVM_SC_MASKED_EQ, .mask = (m), .val = (v) \
-	}
-#define ON_FD(i, f)                                      \
-	{                                                \
-		.arg = (i), .cmp = CVM_SC_FD, .val = (f) \
-	}
-#define MY_PID(i)                             \
-	{                                     \
-		.arg = (i), .cmp = CVM_SC_PID \
-	}
-#define KICK_SIG(i)                            \
-	{                                      \
-		.arg = (i), .cmp = CVM_SC_KICK \
-	}
+// clang-format off
+#define ARG(i, m, v) {.arg = (i), .cmp = CVM_SC_MASKED_EQ, .mask = (m), .val = (v)}
+#define ON_FD(i, f)  {.arg = (i), .cmp = CVM_SC_FD, .val = (f)}
+#define MY_PID(i)    {.arg = (i), .cmp = CVM_SC_PID}
+#define KICK_SIG(i)  {.arg = (i), .cmp = CVM_SC_KICK}
 
-#define ALLOW(name, why)         \
-	{                        \
-		name, {{0}}, why \
-	}
+#define ALLOW(name, why) {name, {{0}}, why}
 /* ioctl `req` on the thread's fd `f` / on any fd. */
-#define IOCTL_ON(f, req, why)                                         \
-	{                                                             \
-		"ioctl", {ON_FD(0, f), ARG(1, 0xffffffffu, req)}, why \
-	}
-#define IOCTL(req, why)                                  \
-	{                                                \
-		"ioctl", {ARG(1, 0xffffffffu, req)}, why \
-	}
-#define WRITE_TO(f, why)                    \
-	{                                   \
-		"write", {ON_FD(0, f)}, why \
-	}
-#define READ_FROM(f, why)                  \
-	{                                  \
-		"read", {ON_FD(0, f)}, why \
-	}
+#define IOCTL_ON(f, req, why) {"ioctl", {ON_FD(0, f), ARG(1, 0xffffffffu, req)}, why}
+#define IOCTL(req, why)       {"ioctl", {ARG(1, 0xffffffffu, req)}, why}
+#define WRITE_TO(f, why)      {"write", {ON_FD(0, f)}, why}
+#define READ_FROM(f, why)     {"read", {ON_FD(0, f)}, why}
 /* Memory the allocator or a helper maps is never executable. */
-#define NO_EXEC(name, why)                        \
-	{                                         \
-		name, {ARG(2, PROT_EXEC, 0)}, why \
-	}
+#define NO_EXEC(name, why)    {name, {ARG(2, PROT_EXEC, 0)}, why}
 /* Opening for reading only: no write access (O_TMPFILE needs it too), no creation, no truncation. */
-#define OPEN_RDONLY(why)                                                                    \
-	{                                                                                   \
-		"openat", {ARG(2, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND, O_RDONLY)}, why \
-	}
+#define OPEN_RDONLY(why) \
+	{"openat", {ARG(2, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND, O_RDONLY)}, why}
 
 /* Every thread: how glibc's abort() kills the process, so that a bug still dies of SIGABRT. */
-#define ABORT_RULES                                                                               \
-	ALLOW("getpid", "abort(): raise(SIGABRT)"), ALLOW("gettid", "abort(): raise(SIGABRT)"),   \
-	        {"tgkill", {MY_PID(0), ARG(2, 0xffffffffu, SIGABRT)}, "abort(): raise(SIGABRT)"}, \
-	        ALLOW("rt_sigprocmask", "abort() and thread start/exit mask signals")
+#define ABORT_RULES \
+	ALLOW("getpid", "abort(): raise(SIGABRT)"), \
+	ALLOW("gettid", "abort(): raise(SIGABRT)"), \
+	{"tgkill", {MY_PID(0), ARG(2, 0xffffffffu, SIGABRT)}, "abort(): raise(SIGABRT)"}, \
+	ALLOW("rt_sigprocmask", "abort() and thread start/exit mask signals")
 
 /* Threads that glibc ends: the stack's pages are released and the thread exits. */
-#define THREAD_EXIT_RULES                                                                          \
+#define THREAD_EXIT_RULES \
 	{"madvise", {ARG(2, 0xffffffffu, MADV_DONTNEED)}, "thread exit: glibc frees stack pages"}, \
-	        ALLOW("exit", "thread exit")
+	ALLOW("exit", "thread exit")
 
 /* malloc and free on this thread (never executable memory). */
-#define MALLOC_RULES                                                                           \
-	NO_EXEC("mmap", "malloc: new arenas and large blocks"),                                \
-	        NO_EXEC("mprotect", "malloc: growing an arena"),                               \
-	        ALLOW("munmap", "free: large blocks and thread stacks"),                       \
-	        ALLOW("madvise", "free: returning pages"), ALLOW("brk", "malloc: main arena"), \
-	        ALLOW("mremap", "realloc of large blocks")
+#define MALLOC_RULES \
+	NO_EXEC("mmap", "malloc: new arenas and large blocks"), \
+	NO_EXEC("mprotect", "malloc: growing an arena"), \
+	ALLOW("munmap", "free: large blocks and thread stacks"), \
+	ALLOW("madvise", "free: returning pages"), \
+	ALLOW("brk", "malloc: main arena"), \
+	ALLOW("mremap", "realloc of large blocks")
+// clang-format on
 
 static const struct cvm_sc_rule vcpu_base[] = {
         IOCTL_ON(CVM_SC_FD_VCPU, KVM_RUN, "enter the guest"),
@@ -137,7 +109,7 @@ static const struct cvm_sc_rule uevent_base[] = {
         ALLOW("sched_setaffinity", "re-placement: move itself to the housekeeping CPUs"),
         ALLOW("sched_getaffinity", "re-placement: verify its own CPU set"),
         MALLOC_RULES,
-        THREAD_EXIT_RULES,
+        ALLOW("exit", "thread exit"),
         ABORT_RULES,
 };
 

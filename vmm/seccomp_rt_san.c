@@ -30,8 +30,11 @@
 	        ALLOW("read", "reports: /proc/self/maps, the binary"), ALLOW("close", "reports"), \
 	        ALLOW("readlink", "reports: /proc/self/exe"), ALLOW("lseek", "reports"),          \
 	        ALLOW("newfstatat", "reports"), ALLOW("fstat", "reports"),                        \
-	        ALLOW("write", "reports on stderr"), ALLOW("getpid", "reports"),                  \
-	        ALLOW("gettid", "reports"), ALLOW("rt_sigprocmask", "abort_on_error"),            \
+	        {"write",                                                                         \
+	         {{.arg = 0, .cmp = CVM_SC_FD, .val = CVM_SC_FD_STDERR}},                         \
+	         "reports on stderr"},                                                            \
+	        ALLOW("getpid", "reports"), ALLOW("gettid", "reports"),                           \
+	        ALLOW("rt_sigprocmask", "abort_on_error"),                                        \
 	        ALLOW("rt_sigaction", "abort_on_error"),                                          \
 	        ALLOW("tgkill", "abort_on_error: raise(SIGABRT)"),                                \
 	        ALLOW("exit_group", "reports: the process ends"), ALLOW("fcntl", "reports")

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -108,6 +109,10 @@ static void child(const struct cvm_run_spec *spec, const char *const *argv, int 
 		setenv("COREVM_KVM_DEV", spec->kvm_dev, 1);
 	else
 		unsetenv("COREVM_KVM_DEV");
+	for (unsigned int i = 0; spec->env && spec->env[i]; i++)
+		putenv((char *)spec->env[i]);
+	/* Tests kill corevm with signals on purpose (SIGSYS from seccomp): no core files. */
+	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 	if (spec->drop_privileges && (setgid(65534) < 0 || setuid(65534) < 0))
 		_exit(126);
 	execv(argv[0], (char *const *)argv);

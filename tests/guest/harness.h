@@ -33,6 +33,8 @@ struct cvm_run_spec {
 	bool want_stats;         /* adds --stats FILE and parses it */
 	int signal_after_output; /* if not 0: send this signal once stdout shows a byte */
 	int uevent_fd;           /* > 0: given to corevm as fd 3 with COREVM_UEVENT_FD=3 */
+	const char *const
+	        *env; /* extra NAME=VALUE settings for the child, NULL-terminated, or NULL */
 	/*
 	 * Interactive runs: corevm's stdin and stderr are pipes; interact() runs while
 	 * corevm does, reads stderr with h_wait_line() and writes to live->stdin_fd;

@@ -1088,6 +1088,107 @@ static int case_placement_hotplug(void)
 	return 0;
 }
 
+/* ---- seccomp (docs/seccomp.md) ---- */
+
+/*
+ * The test-only hook makes one thread call socket(AF_INET), which no filter
+ * allows: corevm dies of SIGSYS after exactly one line naming the thread and
+ * the call. The same vCPU run with --no-seccomp completes (the guest writes 42).
+ */
+static int case_seccomp_violation(void)
+{
+	static const struct {
+		const char *env, *who;
+		bool placement;
+	} threads[] = {
+	        {"COREVM_TEST_FORBIDDEN_SYSCALL=vcpu:1", "vcpu 1", false},
+	        {"COREVM_TEST_FORBIDDEN_SYSCALL=main", "the main thread", false},
+	        {"COREVM_TEST_FORBIDDEN_SYSCALL=uevent", "the uevent listener thread", true},
+	        {"COREVM_TEST_FORBIDDEN_SYSCALL=probe", "the probe worker thread", true},
+	};
+	struct cvm_result r;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+		const char *env[] = {threads[i].env, NULL};
+		char want[160];
+		if (threads[i].placement && !cpus_0_and_1())
+			continue;
+		rc = run_code("exit42.elf", code_exit42, sizeof(code_exit42),
+		              threads[i].placement
+		                      ? ARGS(TO, "--cpus", "2", "--mem", "4M", "--placement", "pin",
+		                             "--host-cpus", "0-1")
+		                      : ARGS(TO, "--cpus", "2", "--mem", "4M"),
+		              (struct cvm_run_spec){.env = env}, &r);
+		if (rc)
+			return rc;
+		snprintf(want, sizeof(want),
+		         "corevm: seccomp: %s made a forbidden system call: socket (41) args 0x2 ",
+		         threads[i].who);
+		CHECK(r.status == 128 + SIGSYS, "%s: status %d, want death by SIGSYS",
+		      threads[i].who, r.status);
+		CHECK(h_lines(r.err) == 1 && !strncmp(r.err, want, strlen(want)) &&
+		              strstr(r.err, "; killing corevm"),
+		      "%s: want one line starting '%s'", threads[i].who, want);
+		h_result_free(&r);
+	}
+
+	const char *env[] = {"COREVM_TEST_FORBIDDEN_SYSCALL=vcpu:1", NULL};
+	rc = run_code("exit42.elf", code_exit42, sizeof(code_exit42),
+	              ARGS(TO, "--cpus", "2", "--mem", "4M", "--no-seccomp"),
+	              (struct cvm_run_spec){.env = env}, &r);
+	if (rc)
+		return rc;
+	CHECK(r.status == 85, "--no-seccomp: status %d, want 85", r.status);
+	CHECK(r.errlen == 0, "--no-seccomp: stderr: %s", r.err);
+	struct json_object *on = h_get(r.stats, "vm.seccomp.enabled", json_type_boolean);
+	CHECK(on && !json_object_get_boolean(on), "--no-seccomp: stats say seccomp is on");
+	h_result_free(&r);
+	return 0;
+}
+
+/* --stats names each installed filter with its size; placement adds its classes and rules. */
+static int case_seccomp_stats(void)
+{
+	struct cvm_result r;
+	int rc = run_code("exit42.elf", code_exit42, sizeof(code_exit42),
+	                  ARGS(TO, "--cpus", "2", "--mem", "4M"), (struct cvm_run_spec){0}, &r);
+
+	if (rc)
+		return rc;
+	CHECK(r.status == 85, "status %d", r.status);
+	struct json_object *on = h_get(r.stats, "vm.seccomp.enabled", json_type_boolean);
+	CHECK(on && json_object_get_boolean(on), "seccomp not enabled by default");
+	int64_t vcpu = h_int(r.stats, "vm.seccomp.filters.vcpu.syscalls");
+	int64_t main_calls = h_int(r.stats, "vm.seccomp.filters.main.syscalls");
+	/* Sanity bounds only: sanitizer builds add their runtime's calls (docs/seccomp.md). */
+	CHECK(vcpu > 5 && vcpu < main_calls, "vcpu filter: %lld system calls", (long long)vcpu);
+	CHECK(main_calls > 10 && main_calls < 64, "main filter: %lld system calls",
+	      (long long)main_calls);
+	CHECK(h_int(r.stats, "vm.seccomp.filters.vcpu.rules") >= vcpu, "vcpu rules");
+	CHECK(!json_object_object_get_ex(h_get(r.stats, "vm.seccomp.filters", json_type_object),
+	                                 "probe worker", NULL),
+	      "a probe worker filter without placement");
+	printf("filters: vcpu %lld system calls / %lld rules, main %lld / %lld\n", (long long)vcpu,
+	       (long long)h_int(r.stats, "vm.seccomp.filters.vcpu.rules"), (long long)main_calls,
+	       (long long)h_int(r.stats, "vm.seccomp.filters.main.rules"));
+	h_result_free(&r);
+	if (!cpus_0_and_1())
+		return 0;
+	rc = run_code(
+	        "exit42.elf", code_exit42, sizeof(code_exit42),
+	        ARGS(TO, "--cpus", "2", "--mem", "4M", "--placement", "pin", "--host-cpus", "0-1"),
+	        (struct cvm_run_spec){0}, &r);
+	if (rc)
+		return rc;
+	CHECK(r.status == 85, "placement: status %d", r.status);
+	CHECK(h_int(r.stats, "vm.seccomp.filters.vcpu.syscalls") > vcpu, "placement adds to vcpu");
+	CHECK(h_int(r.stats, "vm.seccomp.filters.uevent listener.syscalls") > 5, "uevent filter");
+	CHECK(h_int(r.stats, "vm.seccomp.filters.probe worker.syscalls") > 5, "probe filter");
+	h_result_free(&r);
+	return 0;
+}
+
 /* ---- the case table ---- */
 
 struct test_case {
@@ -1128,6 +1229,8 @@ static const struct test_case cases[] = {
         {"placement_pin_2", case_placement_pin_2},
         {"placement_smt_protect", case_placement_smt_protect},
         {"placement_hotplug", case_placement_hotplug},
+        {"seccomp_violation", case_seccomp_violation},
+        {"seccomp_stats", case_seccomp_stats},
 };
 
 int main(int argc, char **argv)
