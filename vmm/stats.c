@@ -1,8 +1,10 @@
 /* Statistics of a finished VM as JSON (schema in docs/stats.md), built only after the threads stopped. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -176,6 +178,7 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 	add_u64(o, "console_tx_bytes", vm->con.tx_bytes);
 	add_u64(o, "console_tx_lost", vm->con.tx_lost);
 	add_u64(o, "console_rx_bytes", vm->con.rx_bytes);
+	add_u64(o, "guest_prints_suppressed", atomic_load(&vm->prints_suppressed));
 	json_object_object_add(o, "unhandled_mmio", unhandled_mmio_json(vm));
 	add_u64(o, "unhandled_mmio_untracked", vm->mmio_untracked);
 	add_u64(o, "threads_stuck", (uint64_t)vm->threads_stuck);
@@ -202,17 +205,6 @@ void cvm_vm_set_stats_hook(struct cvm_vm *vm, cvm_stats_fn fn, void *ctx)
 	vm->stats_hook_ctx = ctx;
 }
 
-int cvm_vm_write_stats(struct cvm_vm *vm, const char *path)
-{
-	struct json_object *root = cvm_vm_stats_json(vm);
-	int e = json_object_to_file_ext(path, root, JSON_C_TO_STRING_PRETTY) < 0 ? -EIO : 0;
-
-	if (e < 0)
-		cvm_err("stats", "writing %s: %s", path, json_util_get_last_err());
-	json_object_put(root);
-	return e;
-}
-
 int cvm_vm_write_stats_fd(struct cvm_vm *vm, int fd, const char *name)
 {
 	struct json_object *root = cvm_vm_stats_json(vm);
@@ -221,5 +213,20 @@ int cvm_vm_write_stats_fd(struct cvm_vm *vm, int fd, const char *name)
 	if (e < 0)
 		cvm_err("stats", "writing %s: %s", name, json_util_get_last_err());
 	json_object_put(root);
+	return e;
+}
+
+int cvm_vm_write_stats(struct cvm_vm *vm, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int e;
+
+	if (fd < 0) {
+		e = -errno;
+		cvm_err("stats", "cannot create %s: %s", path, strerror(-e));
+		return e;
+	}
+	e = cvm_vm_write_stats_fd(vm, fd, path);
+	close(fd);
 	return e;
 }

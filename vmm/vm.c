@@ -344,7 +344,8 @@ int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	atomic_init(&vm->end_status, -1);
 	atomic_init(&vm->end_claimed, 0);
-	atomic_init(&vm->prints_left, 256);
+	atomic_init(&vm->prints_left, CVM_GUEST_PRINTS_MAX);
+	atomic_init(&vm->prints_suppressed, 0);
 	atomic_init(&vm->irq_errors, 0);
 	vm->con.out_fd = STDOUT_FILENO;
 	vm->seccomp = cfg->seccomp;

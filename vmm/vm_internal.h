@@ -68,9 +68,10 @@ struct cvm_mailbox {
 	int closed;
 };
 
-#define CVM_KVM_EXIT_REASONS   64 /* exits counted per reason below this; the rest as "other" */
-#define CVM_VCPU_REPORTS_KEPT  32 /* ucall reports kept per vCPU (all are counted) */
-#define CVM_MMIO_PAGES_TRACKED 64 /* distinct unhandled MMIO pages counted per VM */
+#define CVM_KVM_EXIT_REASONS   64  /* exits counted per reason below this; the rest as "other" */
+#define CVM_VCPU_REPORTS_KEPT  32  /* ucall reports kept per vCPU (all are counted) */
+#define CVM_MMIO_PAGES_TRACKED 64  /* distinct unhandled MMIO pages counted per VM */
+#define CVM_GUEST_PRINTS_MAX   256 /* guest PRINT ucalls printed on stderr per VM */
 
 struct cvm_ucall_report {
 	uint64_t stage;
@@ -165,8 +166,9 @@ struct cvm_vm {
 	atomic_int end_claimed;
 	int wake_fd; /* eventfd: main thread wake-up (end requested, console has data) */
 
-	atomic_uint prints_left; /* guest PRINT ucalls still allowed on stderr */
-	atomic_int irq_errors;   /* KVM_IRQ_LINE failures already reported */
+	atomic_uint prints_left;         /* guest PRINT ucalls still allowed on stderr */
+	atomic_ullong prints_suppressed; /* guest PRINT ucalls not printed (budget spent) */
+	atomic_int irq_errors;           /* KVM_IRQ_LINE failures already reported */
 	struct timespec t_start, t_end;
 	int threads_stuck; /* vCPU threads that did not stop in time */
 	cvm_stats_fn stats_hook;

@@ -216,9 +216,11 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 		}
 		close(pfd);
 	}
-	if (waitpid(pid, &st, 0) < 0)
+	struct rusage ru;
+	if (wait4(pid, &st, 0, &ru) < 0)
 		return false;
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->maxrss_kb = ru.ru_maxrss;
 	r->out = slurp(out, &r->outlen);
 	if (spec->interact) {
 		r->err = live.err ? live.err : calloc(1, 1);
@@ -234,7 +236,7 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 	printf("ran:");
 	for (int i = 1; i < argc; i++)
 		printf(" %s", argv[i]);
-	printf(" -> status %d\n", r->status);
+	printf(" -> status %d, peak RSS %ld KiB\n", r->status, r->maxrss_kb);
 	if (r->errlen)
 		printf("  stderr: %s%s", r->err, r->err[r->errlen - 1] == '\n' ? "" : "\n");
 	return true;
@@ -319,4 +321,42 @@ uint64_t h_u64(struct json_object *o, const char *path)
 {
 	struct json_object *v = h_get(o, path, json_type_int);
 	return v ? json_object_get_uint64(v) : UINT64_MAX;
+}
+
+bool h_kvm_usable(void)
+{
+	const char *dev = getenv("COREVM_KVM_DEV") ? getenv("COREVM_KVM_DEV") : "/dev/kvm";
+	int fd = open(dev, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		printf("SKIP: %s: %s (this test needs KVM)\n", dev, strerror(errno));
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+unsigned int h_reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
+                       struct json_object **rep, unsigned int max)
+{
+	char key[64];
+	struct json_object *list;
+	unsigned int n = 0;
+
+	snprintf(key, sizeof(key), "vcpus.%u.ucall.first_reports", vcpu);
+	list = stats ? h_get(stats, key, json_type_array) : NULL;
+	for (unsigned int i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+		if ((uint64_t)h_int(r, "stage") == stage && n < max)
+			rep[n++] = r;
+	}
+	return n;
+}
+
+uint64_t h_rarg(struct json_object *rep, unsigned int k)
+{
+	char key[16];
+
+	snprintf(key, sizeof(key), "args.%u", k - 1);
+	return h_u64(rep, key);
 }

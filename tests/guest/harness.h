@@ -22,6 +22,7 @@ struct cvm_result {
 	char *err; /* stderr, NUL-terminated */
 	size_t errlen;
 	struct json_object *stats; /* the --stats file when asked for and written, else NULL */
+	long maxrss_kb;            /* corevm's peak resident set (wait4 rusage), KiB */
 };
 
 struct cvm_run_spec {
@@ -70,6 +71,16 @@ const char *h_guest(const char *name, bool pvh);
 
 /* Writes a file in the temp folder and returns its path (static buffer per call slot). */
 const char *h_write_file(const char *name, const void *data, size_t len);
+
+/* Whether /dev/kvm (or $COREVM_KVM_DEV) can be opened; prints why not ("SKIP: ..."). */
+bool h_kvm_usable(void);
+
+/* The REPORTs of `stage` from vCPU `vcpu` in --stats, in order: fills rep[], returns how many. */
+unsigned int h_reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
+                       struct json_object **rep, unsigned int max);
+
+/* ucall args[k] (k = 1..3) of a recorded report. */
+uint64_t h_rarg(struct json_object *rep, unsigned int k);
 
 /* Number of lines in s. */
 unsigned int h_lines(const char *s);

@@ -192,20 +192,6 @@ static int case_kvm_absent(void)
 	return 0;
 }
 
-/* Whether KVM can be used; COREVM_KVM_DEV (as corevm reads it) lets a run pretend it is absent. */
-static bool kvm_usable(void)
-{
-	const char *dev = getenv("COREVM_KVM_DEV") ? getenv("COREVM_KVM_DEV") : "/dev/kvm";
-	int fd = open(dev, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		printf("SKIP: %s: %s (this test needs KVM)\n", dev, strerror(errno));
-		return false;
-	}
-	close(fd);
-	return true;
-}
-
 /*
  * Runs a hand-made guest (`code` at the entry of a crafted multiboot ELF called
  * `name`) with `args` before the image and the rest of `s` as given; statistics
@@ -217,7 +203,7 @@ static int run_code(const char *name, const uint8_t *code, size_t len, const cha
 	static const char *argv[32];
 	unsigned int n = 0;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	for (; args[n] && n < 30; n++)
 		argv[n] = args[n];
@@ -272,7 +258,7 @@ static int case_cpus_above_kvm_max(void)
 	char n[16], max_s[16];
 	int fd, max;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	max = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
@@ -499,7 +485,7 @@ static int check_smp(const char *guest, bool pvh, unsigned int n, int status, co
 	struct cvm_run_spec s = {.want_stats = true};
 	unsigned int online = 0;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	snprintf(cpus, sizeof(cpus), "%u", n);
 	s.args = ARGS(TO, "--cpus", cpus, "--mem", "64M", "--boot", pvh ? "pvh" : "multiboot",
@@ -553,33 +539,6 @@ static int case_demo_smp_4_pvh(void)
 
 /* ---- the guest kit's test guests (see each guest's header comment) ---- */
 
-/* The REPORTs of `stage` from vCPU `vcpu`, in order: fills rep[] and returns how many. */
-static unsigned int reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
-                            struct json_object **rep, unsigned int max)
-{
-	char key[64];
-	struct json_object *list;
-	unsigned int n = 0;
-
-	snprintf(key, sizeof(key), "vcpus.%u.ucall.first_reports", vcpu);
-	list = stats ? h_get(stats, key, json_type_array) : NULL;
-	for (unsigned int i = 0; list && i < json_object_array_length(list); i++) {
-		struct json_object *r = json_object_array_get_idx(list, i);
-		if ((uint64_t)h_int(r, "stage") == stage && n < max)
-			rep[n++] = r;
-	}
-	return n;
-}
-
-/* ucall args[k] (k = 1..3) of a recorded report. */
-static uint64_t rarg(struct json_object *rep, unsigned int k)
-{
-	char key[16];
-
-	snprintf(key, sizeof(key), "args.%u", k - 1);
-	return h_u64(rep, key);
-}
-
 static uint64_t fnv1a(const void *p, size_t len)
 {
 	const uint8_t *b = p;
@@ -611,14 +570,14 @@ static int smp(unsigned int n, bool pvh, const char *cmdline)
 	rc = check_smp("smp", pvh, n, CVM_EXIT_OK, cmdline, &r);
 	if (rc)
 		return rc;
-	CHECK(reports(r.stats, 0, 100, sum, 2) == 1, "BSP summary reports");
-	if (r.stats && reports(r.stats, 0, 100, sum, 2) == 1) {
-		CHECK(rarg(sum[0], 1) == n - 1, "summary: %llu APs online",
-		      (unsigned long long)rarg(sum[0], 1));
-		CHECK(rarg(sum[0], 2) == 0, "summary: BSP APIC ID %llu",
-		      (unsigned long long)rarg(sum[0], 2));
-		CHECK(rarg(sum[0], 3) == n, "summary: NB_CPUS %llu",
-		      (unsigned long long)rarg(sum[0], 3));
+	CHECK(h_reports(r.stats, 0, 100, sum, 2) == 1, "BSP summary reports");
+	if (r.stats && h_reports(r.stats, 0, 100, sum, 2) == 1) {
+		CHECK(h_rarg(sum[0], 1) == n - 1, "summary: %llu APs online",
+		      (unsigned long long)h_rarg(sum[0], 1));
+		CHECK(h_rarg(sum[0], 2) == 0, "summary: BSP APIC ID %llu",
+		      (unsigned long long)h_rarg(sum[0], 2));
+		CHECK(h_rarg(sum[0], 3) == n, "summary: NB_CPUS %llu",
+		      (unsigned long long)h_rarg(sum[0], 3));
 	}
 	snprintf(cpus, sizeof(cpus), "%u APs online", n - 1);
 	CHECK(strstr(r.out, "smp: PASS") && strstr(r.out, cpus), "serial has no '%s' PASS line",
@@ -679,7 +638,7 @@ static int bootinfo(bool pvh, const char *mem, uint64_t mem_bytes)
 	                 {0x100000000ull, mem_bytes - low, 1}};
 	unsigned int want_n = mem_bytes > low ? 4 : 3;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	for (unsigned int i = 0; i < sizeof(mod0); i++)
 		mod0[i] = (uint8_t)(i * 7 + 3);
@@ -695,57 +654,59 @@ static int bootinfo(bool pvh, const char *mem, uint64_t mem_bytes)
 		return 1;
 	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
 
-	CHECK(reports(r.stats, 0, CVM_STAGE_BOOT_INFO, rep, 32) == 1, "one BOOT_INFO report");
-	if (reports(r.stats, 0, CVM_STAGE_BOOT_INFO, rep, 32) == 1) {
-		CHECK(rarg(rep[0], 1) == (pvh ? 2u : 1u), "protocol %llu",
-		      (unsigned long long)rarg(rep[0], 1));
-		CHECK(rarg(rep[0], 2) == want_n, "%llu memory-map entries, want %u",
-		      (unsigned long long)rarg(rep[0], 2), want_n);
-		CHECK(rarg(rep[0], 3) == 2, "%llu modules", (unsigned long long)rarg(rep[0], 3));
+	CHECK(h_reports(r.stats, 0, CVM_STAGE_BOOT_INFO, rep, 32) == 1, "one BOOT_INFO report");
+	if (h_reports(r.stats, 0, CVM_STAGE_BOOT_INFO, rep, 32) == 1) {
+		CHECK(h_rarg(rep[0], 1) == (pvh ? 2u : 1u), "protocol %llu",
+		      (unsigned long long)h_rarg(rep[0], 1));
+		CHECK(h_rarg(rep[0], 2) == want_n, "%llu memory-map entries, want %u",
+		      (unsigned long long)h_rarg(rep[0], 2), want_n);
+		CHECK(h_rarg(rep[0], 3) == 2, "%llu modules",
+		      (unsigned long long)h_rarg(rep[0], 3));
 	}
-	if (reports(r.stats, 0, 100, rep, 32) == 1) {
-		CHECK(rarg(rep[0], 1) == strlen(cmdline), "command line of %llu bytes",
-		      (unsigned long long)rarg(rep[0], 1));
-		CHECK(rarg(rep[0], 2) == fnv1a(cmdline, strlen(cmdline)), "command line checksum");
+	if (h_reports(r.stats, 0, 100, rep, 32) == 1) {
+		CHECK(h_rarg(rep[0], 1) == strlen(cmdline), "command line of %llu bytes",
+		      (unsigned long long)h_rarg(rep[0], 1));
+		CHECK(h_rarg(rep[0], 2) == fnv1a(cmdline, strlen(cmdline)),
+		      "command line checksum");
 	} else {
 		CHECK(0, "no command-line report");
 	}
-	unsigned int n = reports(r.stats, 0, 101, rep, 32);
+	unsigned int n = h_reports(r.stats, 0, 101, rep, 32);
 	CHECK(n == want_n, "%u memory-map reports", n);
 	for (unsigned int i = 0; i < n && i < want_n; i++) {
-		CHECK(rarg(rep[i], 1) == (i | (want_map[i].type << 32)),
-		      "map %u: index/type 0x%llx", i, (unsigned long long)rarg(rep[i], 1));
-		CHECK(rarg(rep[i], 2) == want_map[i].base, "map %u: base 0x%llx", i,
-		      (unsigned long long)rarg(rep[i], 2));
-		CHECK(rarg(rep[i], 3) == want_map[i].len, "map %u: length 0x%llx", i,
-		      (unsigned long long)rarg(rep[i], 3));
+		CHECK(h_rarg(rep[i], 1) == (i | (want_map[i].type << 32)),
+		      "map %u: index/type 0x%llx", i, (unsigned long long)h_rarg(rep[i], 1));
+		CHECK(h_rarg(rep[i], 2) == want_map[i].base, "map %u: base 0x%llx", i,
+		      (unsigned long long)h_rarg(rep[i], 2));
+		CHECK(h_rarg(rep[i], 3) == want_map[i].len, "map %u: length 0x%llx", i,
+		      (unsigned long long)h_rarg(rep[i], 3));
 	}
-	n = reports(r.stats, 0, 102, rep, 32);
+	n = h_reports(r.stats, 0, 102, rep, 32);
 	CHECK(n == 2, "%u module reports", n);
 	if (n == 2) {
-		CHECK(rarg(rep[0], 1) == 0 && rarg(rep[0], 2) == sizeof(mod0), "module 0 size");
-		CHECK(rarg(rep[0], 3) == fnv1a(mod0, sizeof(mod0)), "module 0 contents");
-		CHECK(rarg(rep[1], 1) == 1 && rarg(rep[1], 2) == sizeof(mod1), "module 1 size");
-		CHECK(rarg(rep[1], 3) == fnv1a(mod1, sizeof(mod1)), "module 1 contents");
+		CHECK(h_rarg(rep[0], 1) == 0 && h_rarg(rep[0], 2) == sizeof(mod0), "module 0 size");
+		CHECK(h_rarg(rep[0], 3) == fnv1a(mod0, sizeof(mod0)), "module 0 contents");
+		CHECK(h_rarg(rep[1], 1) == 1 && h_rarg(rep[1], 2) == sizeof(mod1), "module 1 size");
+		CHECK(h_rarg(rep[1], 3) == fnv1a(mod1, sizeof(mod1)), "module 1 contents");
 	}
-	n = reports(r.stats, 0, 103, rep, 32);
+	n = h_reports(r.stats, 0, 103, rep, 32);
 	CHECK(n == 2, "%u module-string reports", n);
 	if (n == 2) {
-		CHECK(rarg(rep[0], 2) == strlen(mod0_string), "module 0 string length");
-		CHECK(rarg(rep[0], 3) == fnv1a(mod0_string, strlen(mod0_string)),
+		CHECK(h_rarg(rep[0], 2) == strlen(mod0_string), "module 0 string length");
+		CHECK(h_rarg(rep[0], 3) == fnv1a(mod0_string, strlen(mod0_string)),
 		      "module 0 string");
-		CHECK(rarg(rep[1], 2) == 0, "module 1 string is not empty");
+		CHECK(h_rarg(rep[1], 2) == 0, "module 1 string is not empty");
 	}
-	n = reports(r.stats, 0, 104, rep, 32);
+	n = h_reports(r.stats, 0, 104, rep, 32);
 	if (pvh) {
 		CHECK(n == 0, "PVH guest reported multiboot memory info");
 	} else {
 		CHECK(n == 1, "no multiboot memory info");
 		if (n == 1) {
-			CHECK(rarg(rep[0], 1) == 639, "mem_lower %llu",
-			      (unsigned long long)rarg(rep[0], 1));
-			CHECK(rarg(rep[0], 2) == (low - 0x100000) / 1024, "mem_upper %llu",
-			      (unsigned long long)rarg(rep[0], 2));
+			CHECK(h_rarg(rep[0], 1) == 639, "mem_lower %llu",
+			      (unsigned long long)h_rarg(rep[0], 1));
+			CHECK(h_rarg(rep[0], 2) == (low - 0x100000) / 1024, "mem_upper %llu",
+			      (unsigned long long)h_rarg(rep[0], 2));
 		}
 	}
 	h_result_free(&r);
@@ -767,23 +728,25 @@ static int case_fwcfg(void)
 	struct cvm_result r;
 	struct json_object *rep[2];
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	if (!run_guest(ARGS(TO, "--cpus", "3", "--mem", "96M", h_guest("fwcfg", false)), &r))
 		return 1;
 	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
-	if (reports(r.stats, 0, 100, rep, 2) == 1) {
-		CHECK(rarg(rep[0], 1) == 0x554d4551, "signature 0x%llx",
-		      (unsigned long long)rarg(rep[0], 1));
-		CHECK(rarg(rep[0], 2) == 1, "ID 0x%llx", (unsigned long long)rarg(rep[0], 2));
-		CHECK(rarg(rep[0], 3) == 96ull << 20, "RAM_SIZE %llu",
-		      (unsigned long long)rarg(rep[0], 3));
+	if (h_reports(r.stats, 0, 100, rep, 2) == 1) {
+		CHECK(h_rarg(rep[0], 1) == 0x554d4551, "signature 0x%llx",
+		      (unsigned long long)h_rarg(rep[0], 1));
+		CHECK(h_rarg(rep[0], 2) == 1, "ID 0x%llx", (unsigned long long)h_rarg(rep[0], 2));
+		CHECK(h_rarg(rep[0], 3) == 96ull << 20, "RAM_SIZE %llu",
+		      (unsigned long long)h_rarg(rep[0], 3));
 	} else {
 		CHECK(0, "no identity report");
 	}
-	if (reports(r.stats, 0, 101, rep, 2) == 1) {
-		CHECK(rarg(rep[0], 1) == 3, "NB_CPUS %llu", (unsigned long long)rarg(rep[0], 1));
-		CHECK(rarg(rep[0], 2) == 3, "MAX_CPUS %llu", (unsigned long long)rarg(rep[0], 2));
+	if (h_reports(r.stats, 0, 101, rep, 2) == 1) {
+		CHECK(h_rarg(rep[0], 1) == 3, "NB_CPUS %llu",
+		      (unsigned long long)h_rarg(rep[0], 1));
+		CHECK(h_rarg(rep[0], 2) == 3, "MAX_CPUS %llu",
+		      (unsigned long long)h_rarg(rep[0], 2));
 	} else {
 		CHECK(0, "no CPU-count report");
 	}
@@ -799,7 +762,7 @@ static int exitcode(const char *arg, uint64_t value, int status)
 	if (!run_guest(ARGS(TO, "--cmdline", arg, h_guest("exitcode", false)), &r))
 		return 1;
 	CHECK(r.status == status, "%s: status %d, want %d", arg, r.status, status);
-	CHECK(reports(r.stats, 0, 100, rep, 2) == 1 && rarg(rep[0], 1) == value,
+	CHECK(h_reports(r.stats, 0, 100, rep, 2) == 1 && h_rarg(rep[0], 1) == value,
 	      "%s: reported value", arg);
 	CHECK(h_int(r.stats, "vm.exit_status") == status, "stats exit_status");
 	h_result_free(&r);
@@ -808,7 +771,7 @@ static int exitcode(const char *arg, uint64_t value, int status)
 
 static int case_exitcode(void)
 {
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	exitcode("exit=42", 42, 85);
 	exitcode("exit=0", 0, 1);
@@ -824,7 +787,7 @@ static int case_uart_guest_bytes_exact(void)
 	size_t n = 0;
 	struct cvm_result r;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	memcpy(want + n, "<uart>", 6);
 	n += 6;
@@ -847,13 +810,13 @@ static int case_triplefault(void)
 	struct cvm_result r;
 	struct json_object *rep[2];
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	if (!run_guest(ARGS(TO, h_guest("triplefault", false)), &r))
 		return 1;
 	CHECK(r.status == CVM_EXIT_TRIPLE_FAULT, "status %d, want %d", r.status,
 	      CVM_EXIT_TRIPLE_FAULT);
-	CHECK(reports(r.stats, 0, 100, rep, 2) == 1, "the guest did not report arming");
+	CHECK(h_reports(r.stats, 0, 100, rep, 2) == 1, "the guest did not report arming");
 	CHECK(h_lines(r.err) == 1 && strstr(r.err, "triple fault"),
 	      "one line naming the triple fault");
 	h_result_free(&r);
@@ -867,18 +830,18 @@ static int case_exception(void)
 	struct json_object *rep[8];
 	unsigned int n;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	if (!run_guest(ARGS(TO, h_guest("exception", false)), &r))
 		return 1;
 	CHECK(r.status == CVM_EXIT_OK, "status %d", r.status);
-	n = reports(r.stats, 0, 100, rep, 8);
+	n = h_reports(r.stats, 0, 100, rep, 8);
 	CHECK(n == 5, "%u exceptions caught", n);
 	for (unsigned int i = 0; i < n && i < 5; i++)
-		CHECK(rarg(rep[i], 1) == vec[i] && rarg(rep[i], 2) == code[i] &&
-		              rarg(rep[i], 3) == i,
+		CHECK(h_rarg(rep[i], 1) == vec[i] && h_rarg(rep[i], 2) == code[i] &&
+		              h_rarg(rep[i], 3) == i,
 		      "exception %u: vector %llu error %llu", i,
-		      (unsigned long long)rarg(rep[i], 1), (unsigned long long)rarg(rep[i], 2));
+		      (unsigned long long)h_rarg(rep[i], 1), (unsigned long long)h_rarg(rep[i], 2));
 	h_result_free(&r);
 
 	/* An unexpected exception is a guest assertion: one line with file:line and message. */
@@ -929,7 +892,7 @@ static int case_placement_pin_2(void)
 	struct cvm_result r;
 	struct cvm_run_spec s = {.want_stats = true};
 
-	if (!kvm_usable() || !cpus_0_and_1())
+	if (!h_kvm_usable() || !cpus_0_and_1())
 		return SKIP;
 	s.args = ARGS(TO, "--cpus", "2", "--mem", "64M", "--placement", "pin", "--host-cpus", "0-1",
 	              "--placement-strict", "--placement-explain", h_guest("smp", false));
@@ -974,7 +937,7 @@ static int case_placement_smt_protect(void)
 	bool supported = prctl(62 /* PR_SCHED_CORE */, 0 /* GET */, 0, 0, &cookie) == 0;
 	const char *img = crafted_elf("ok.elf", 0x100000, 0, true);
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	s.args = ARGS(TO, "--placement", "smt-protect", "--mem", "4M", img);
 	if (!h_run(&s, &r))
@@ -1051,7 +1014,7 @@ static int case_placement_hotplug(void)
 	struct cvm_result r;
 	int sv[2], rc;
 
-	if (!kvm_usable() || !cpus_0_and_1())
+	if (!h_kvm_usable() || !cpus_0_and_1())
 		return SKIP;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return 1;

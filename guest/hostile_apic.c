@@ -1,0 +1,220 @@
+/*
+ * Hostile local-APIC guest: every AP writes garbage to its own local APIC and
+ * sends IPIs to APIC IDs that do not exist, while the BSP keeps making
+ * progress steps (guest/hostile.h). Needs at least 2 vCPUs. Each AP, in
+ * lock-step with the others (a barrier between phases):
+ *   1. xAPIC page: every 16-byte register slot 0x000-0xff0 and the three
+ *      unaligned dwords inside it, read then written with xorshift garbage
+ *      (except the ICR, whose garbage is phase 2's); then the registers that
+ *      matter are restored (ID, LDR, DFR, TPR, SVR, LVTs masked, timer off,
+ *      ESR cleared);
+ *   2. xAPIC ICR: fixed, lowest-priority, SMI, NMI, INIT assert, INIT
+ *      de-assert and SIPI to every physical APIC ID from NB_CPUS to 254, then
+ *      256 garbage ICR values (random vector, delivery, level, trigger and
+ *      destination mode, no shorthand) aimed at an ID that does not exist
+ *      (logical destinations match nobody: every LDR is 0);
+ *   (midpoint: waits until the BSP made progress, see hostile.h)
+ *   3. x2APIC: switches to x2APIC and reads then writes garbage to every MSR
+ *      0x800-0x8ff but the ICR; invalid accesses raise #GP, which the guest
+ *      counts and skips; then restores as in 1;
+ *   4. x2APIC ICR: the delivery modes of 2 to IDs NB_CPUS..NB_CPUS+255,
+ *      0x1000, 0xffff, 0x10000 and 0xfffffffe, logical cluster 0xfffe, then
+ *      256 garbage ICRs aimed at IDs that do not exist.
+ * Nothing sent may reach any vCPU: the BSP and every AP count NMIs (an NMI
+ * handler is installed) and no AP may restart (the kit counts arrivals).
+ *
+ * Reports (ucall):
+ *   each AP, from itself: REPORT stage 101 (HOSTILE_STAGE_AP), args[1] =
+ *     xAPIC accesses (2048), args[2] = x2APIC #GPs taken, args[3] = ICRs sent
+ *   the BSP: REPORT stage 100 (HOSTILE_STAGE_SUMMARY), args[1] = progress
+ *     steps, args[2] = misbehaving APs (NB_CPUS - 1), args[3] = 0; then
+ *     REPORT stage 102, args[1] = NMIs seen by all vCPUs (0), args[2] = AP
+ *     arrivals (NB_CPUS - 1: none restarted); then DONE.
+ * Fails (ASSERT) if an AP restarted, an NMI arrived, or an xAPIC IPI stayed
+ * send-pending.
+ */
+#include "guest/hostile.h"
+
+#define REG_LDR   0x0d0
+#define REG_DFR   0x0e0
+#define REG_ESR   0x280
+#define REG_LVT0  0x320 /* timer; LVTs 0x2f0 and 0x320-0x370 */
+#define REG_TMICT 0x380
+#define REG_TDCR  0x3e0
+#define MSR_ICR   (MSR_X2APIC_BASE + (APIC_REG_ICR_LO >> 4))
+
+#define HOSTILE_STAGE_APIC_END (CVM_STAGE_USER + 2)
+
+static unsigned int ncpus, naps;
+static volatile uint32_t nmis, phase_arrived[5];
+static volatile uint32_t gp_count[256];
+
+static void on_nmi(struct guest_exception_frame *f)
+{
+	(void)f;
+	atomic_fetch_add32(&nmis, 1);
+}
+
+/* #GP from rdmsr/wrmsr (0f 32 / 0f 30): counted and skipped; anything else fails. */
+static void on_gp(struct guest_exception_frame *f)
+{
+	const uint8_t *ip = (const uint8_t *)(uintptr_t)f->rip;
+	if (ip[0] != 0x0f || (ip[1] != 0x30 && ip[1] != 0x32))
+		GUEST_FAIL("hostile_apic: #GP at 0x%lx, not on rdmsr/wrmsr", f->rip);
+	atomic_fetch_add32(&gp_count[guest_apic_id() & 0xff], 1);
+	f->rip += 2;
+}
+
+/* Every AP waits for the others at the end of phase p (bounded). */
+static void phase_barrier(unsigned int p)
+{
+	uint64_t t0 = rdtsc();
+	atomic_fetch_add32(&phase_arrived[p], 1);
+	while (atomic_load32(&phase_arrived[p]) < naps) {
+		GUEST_ASSERT_MSG(rdtsc() - t0 < KIT_TSC_TIMEOUT_LONG,
+		                 "hostile_apic: %u of %u APs reached phase %u", phase_arrived[p],
+		                 naps, p);
+		cpu_relax();
+	}
+}
+
+/* The registers whose garbage could reach other vCPUs or wake this one, put back. */
+static void restore(uint32_t id, uint32_t ldr, uint32_t dfr, uint32_t svr)
+{
+	bool x2 = guest_apic_mode() == GUEST_APIC_X2APIC;
+	if (!x2) {
+		guest_apic_write(APIC_REG_ID, id);
+		guest_apic_write(REG_DFR, dfr);
+		guest_apic_write(REG_LDR, ldr);
+	}
+	guest_apic_write(APIC_REG_TPR, 0);
+	guest_apic_write(APIC_REG_SVR, svr | APIC_SVR_ENABLE);
+	guest_apic_write(0x2f0, APIC_LVT_MASKED);
+	for (uint32_t r = REG_LVT0; r <= 0x370; r += 0x10)
+		guest_apic_write(r, APIC_LVT_MASKED);
+	guest_apic_write(REG_TMICT, 0);
+	guest_apic_write(REG_TDCR, 0);
+	guest_apic_write(REG_ESR, 0);
+	guest_apic_write(REG_ESR, 0);
+}
+
+static uint64_t xapic_garbage(uint64_t *seed)
+{
+	uint32_t id = guest_apic_read(APIC_REG_ID), ldr = guest_apic_read(REG_LDR);
+	uint32_t dfr = guest_apic_read(REG_DFR), svr = guest_apic_read(APIC_REG_SVR);
+	uint64_t n = 0;
+
+	for (uint32_t slot = 0; slot < 0x1000; slot += 0x10) {
+		for (uint32_t off = 0; off < 0x10; off += 4) {
+			uint64_t addr = CVM_GUEST_LAPIC_BASE + slot + off;
+			(void)mmio_read32(addr);
+			if (slot != APIC_REG_ICR_LO && slot != APIC_REG_ICR_HI)
+				mmio_write32(addr, (uint32_t)hostile_rand(seed));
+			n += 2;
+		}
+	}
+	restore(id, ldr, dfr, svr);
+	return n;
+}
+
+/* Garbage for the ICR's low word: no shorthand (bits 18-19), any other field. */
+static uint32_t icr_garbage(uint64_t *seed)
+{
+	return (uint32_t)hostile_rand(seed) & ~(uint32_t)APIC_DEST_ALL_BUT_SELF;
+}
+
+static const uint32_t modes[] = {
+        APIC_DM_FIXED | KIT_WAKE_VECTOR,
+        0x100 | KIT_WAKE_VECTOR, /* lowest priority */
+        0x200,                   /* SMI */
+        APIC_DM_NMI,
+        APIC_DM_INIT | APIC_LEVEL_ASSERT | APIC_TRIGGER_LEVEL,
+        APIC_DM_INIT | APIC_TRIGGER_LEVEL,
+        APIC_DM_STARTUP | KIT_SIPI_VECTOR,
+};
+#define NMODES (sizeof(modes) / sizeof(modes[0]))
+
+static uint64_t xapic_icrs(uint64_t *seed)
+{
+	uint64_t n = 0;
+	for (uint32_t dest = ncpus; dest < 255; dest++)
+		for (unsigned int m = 0; m < NMODES; m++, n++)
+			GUEST_ASSERT_MSG(guest_apic_send_ipi(dest, modes[m]),
+			                 "hostile_apic: IPI 0x%x to %u stays pending", modes[m],
+			                 dest);
+	for (unsigned int i = 0; i < 256; i++, n++) {
+		uint32_t dest = ncpus + (uint32_t)(hostile_rand(seed) % (255 - ncpus));
+		/* Whatever the APIC says about delivery, nothing may arrive anywhere. */
+		guest_apic_send_ipi(dest, icr_garbage(seed));
+	}
+	return n;
+}
+
+static void x2apic_garbage(uint64_t *seed)
+{
+	uint32_t svr;
+
+	guest_apic_set_mode(GUEST_APIC_X2APIC);
+	svr = guest_apic_read(APIC_REG_SVR);
+	for (uint32_t msr = MSR_X2APIC_BASE; msr < MSR_X2APIC_BASE + 0x100; msr++) {
+		(void)rdmsr(msr);
+		if (msr != MSR_ICR)
+			wrmsr(msr, hostile_rand(seed) >> (msr & 1 ? 0 : 32)); /* 64 or 32 bits */
+	}
+	restore(0, 0, 0, svr);
+}
+
+static uint64_t x2apic_icrs(uint64_t *seed)
+{
+	static const uint32_t far[] = {0x1000, 0xffff, 0x10000, 0xfffffffe};
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < 256 + 4; i++) {
+		uint32_t dest = i < 256 ? ncpus + i : far[i - 256];
+		for (unsigned int m = 0; m < NMODES; m++, n++)
+			guest_apic_send_ipi(dest, modes[m]);
+	}
+	/* Logical: cluster 0xfffe, every member bit (0xffffffff would be the broadcast). */
+	for (unsigned int m = 0; m < NMODES; m++, n++)
+		guest_apic_send_ipi(0xfffe0000u | 0xffff, modes[m] | 0x800);
+	for (unsigned int i = 0; i < 256; i++, n++) {
+		uint32_t lo = icr_garbage(seed),
+		         dest = ncpus + (uint32_t)hostile_rand(seed) % 0x10000;
+		if (lo & 0x800)
+			dest |= 0xfff00000u; /* logical: a cluster that does not exist */
+		guest_apic_send_ipi(dest, lo);
+	}
+	return n;
+}
+
+static void ap(unsigned int index, uint32_t apic_id)
+{
+	uint64_t seed = 0x2545f4914f6cdd1dull * (apic_id + 1), icrs;
+	uint64_t s0 = hostile_steps_now(), xapic;
+
+	(void)index;
+	xapic = xapic_garbage(&seed);
+	phase_barrier(0);
+	icrs = xapic_icrs(&seed);
+	phase_barrier(1);
+	hostile_wait_progress(s0);
+	x2apic_garbage(&seed);
+	phase_barrier(2);
+	icrs += x2apic_icrs(&seed);
+	phase_barrier(3);
+	GUEST_REPORT(HOSTILE_STAGE_AP, xapic, gp_count[apic_id & 0xff], icrs);
+	hostile_ap_done();
+}
+
+void guest_main(void)
+{
+	ncpus = guest_fwcfg_nb_cpus();
+	naps = ncpus - 1;
+	guest_set_exception_handler(2, on_nmi);
+	guest_set_exception_handler(13, on_gp);
+	hostile_start(ap, 2);
+	hostile_progress(naps, 0);
+	GUEST_ASSERT_EQ(guest_smp_aps_arrived(), naps); /* no AP was INIT'ed and restarted */
+	GUEST_ASSERT_EQ(atomic_load32(&nmis), 0);
+	GUEST_REPORT(HOSTILE_STAGE_APIC_END, nmis, guest_smp_aps_arrived(), 0);
+	GUEST_DONE();
+}
