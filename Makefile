@@ -8,7 +8,7 @@ MESON    ?= meson
 COREVM    = $(BUILD)/tools/corevm
 SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build san demo check test test-san format format-check coverage fuzz bench bench-boot bench-core bench-host clean
+.PHONY: all deps build san demo check test test-san format format-check coverage fuzz bench bench-boot bench-core bench-host bench-sim bench-lifecycle clean
 
 all: build
 
@@ -57,7 +57,7 @@ coverage: deps $(COV)/build.ninja
 	$(MESON) test -C $(COV) --suite core
 	gcovr -r . --object-directory $(COV) --filter 'core/' --print-summary --fail-under-line 90
 
-bench: bench-boot bench-core bench-host
+bench: bench-boot bench-core bench-host bench-sim bench-lifecycle
 
 # The demo guest under corevm and QEMU microvm: medians and ratios (installs QEMU if missing).
 bench-boot: build
@@ -71,5 +71,14 @@ bench-core: build
 bench-host: build
 	$(BUILD)/bench/host/bench_placement
 
+# The simulator's event rate and the 512-vCPU host's wall time (not part of check).
+# vCPU lifecycle costs, guest-measured: corevm vs QEMU microvm and a bare KVM_RUN loop (bench/README.md).
+bench-lifecycle: build
+	bench/lifecycle/run.sh
+
+bench-sim: build
+	$(BUILD)/bench/sim/bench_sim scenarios
+
 clean:
 	rm -rf $(BUILD) $(SAN) $(COV)
+

@@ -97,8 +97,7 @@ void guest_main(void)
 	GUEST_REPORT(EXC_STAGE_ALL, caught, 0, 0);
 	guest_printf("exception: PASS: %lu exceptions caught\n", caught);
 
-	if (kit_cmdline_find(guest_boot_cmdline(), "unexpected", &(const char *){0},
-	                     &(size_t){0})) {
+	if (kit_cmdline_has(guest_boot_cmdline(), "unexpected")) {
 		guest_set_exception_handler(6, (guest_exception_fn)0);
 		guest_printf("exception: now a ud2 with no handler\n");
 		__asm__ volatile("ud2");

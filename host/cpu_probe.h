@@ -52,7 +52,8 @@ struct cvm_prober {
 
 /*
  * The real prober: one worker thread that opens /dev/kvm once, calls
- * p->thread_init, and runs __cvm_cpu_probe_kvm_fd() for each request in turn. `done`/`done_ctx` are set by the caller before start().
+ * p->thread_init, and runs __cvm_cpu_probe_kvm_fd() for each request in turn;
+ * cvm_prober_kvm_init() returns once the worker has called p->thread_init. `done`/`done_ctx` are set by the caller before start().
  * Returns 0 or -errno (thread creation). Free with p->stop(p).
  */
 int cvm_prober_kvm_init(struct cvm_prober *p);

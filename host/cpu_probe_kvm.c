@@ -6,6 +6,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,7 @@ int __cvm_cpu_probe_kvm_fd(int kvm_fd, unsigned int cpu, struct cvm_probe_report
 
 struct kvm_prober {
 	pthread_t thread;
+	sem_t init_done; /* posted by the worker once thread_init has returned */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
@@ -224,6 +226,7 @@ static void *prober_main(void *arg)
 	/* /dev/kvm once for all probes, before thread_init (e.g. a seccomp filter without open). */
 	int kvm_fd = open_kvm();
 	int refuse = p->thread_init ? p->thread_init(p->thread_ctx) : 0;
+	sem_post(&k->init_done);
 	pthread_mutex_lock(&k->lock);
 	for (;;) {
 		while (!k->stop && k->len == 0)
@@ -294,16 +297,22 @@ int cvm_prober_kvm_init(struct cvm_prober *p)
 		return -ENOMEM;
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
+	sem_init(&k->init_done, 0, 0);
 	p->priv = k;
 	p->start = prober_start;
 	p->stop = prober_stop;
 	int r = pthread_create(&k->thread, NULL, prober_main, p);
 	if (r) {
+		sem_destroy(&k->init_done);
 		pthread_mutex_destroy(&k->lock);
 		pthread_cond_destroy(&k->cond);
 		free(k);
 		p->priv = NULL;
 		return -r;
 	}
+	/* Return once the worker is set up (p->thread_init done): its filter is in place. */
+	while (sem_wait(&k->init_done) < 0 && errno == EINTR)
+		;
+	sem_destroy(&k->init_done);
 	return 0;
 }

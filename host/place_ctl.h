@@ -53,6 +53,8 @@ struct cvm_place_ctl_vmm {
 	 * has what it needs (the probe worker its /dev/kvm descriptor) and before it
 	 * handles any event: e.g. to install the thread's seccomp filter. Non-zero:
 	 * the thread does no work (the callback has reported why). May be NULL.
+	 * cvm_place_ctl_start() returns only after every thread it started has
+	 * returned from this callback.
 	 */
 	int (*thread_init)(void *opaque, enum cvm_place_thread which);
 };

@@ -17,5 +17,7 @@ struct cvm_cmd {
 /* The subcommands (one cmd_<name>.c each). */
 int cvm_cmd_run(int argc, char **argv);
 int cvm_cmd_host(int argc, char **argv);
+int cvm_cmd_sim(int argc, char **argv);
+int cvm_cmd_calibrate(int argc, char **argv);
 
 #endif

@@ -16,6 +16,9 @@ static const struct cvm_cmd commands[] = {
         {"check-model", "explore the vCPU lifecycle model exhaustively (INIT/SIPI/SMI/NMI)",
          cmd_check_model},
         {"host", "show the host's CPUs and where vCPUs would be placed", cvm_cmd_host},
+        {"sim", "simulate a virtualization host: SMT protection, hotplug, SMIs", cvm_cmd_sim},
+        {"calibrate", "measure exit, kick and wake costs on KVM for the simulator",
+         cvm_cmd_calibrate},
         {NULL, NULL, NULL},
 };
 

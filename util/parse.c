@@ -123,8 +123,8 @@ int cvm_parse_duration_ns(const char *s, uint64_t *out)
 		if (!isdigit((unsigned char)*end))
 			return -EINVAL;
 		for (; isdigit((unsigned char)*end); end++) {
-			if (frac_scale >= UINT64_C(1000000000000))
-				continue; /* ignore digits below a picosecond */
+			if (frac_scale >= UINT64_C(1000000000))
+				continue; /* nine digits are a nanosecond at the largest unit */
 			frac = frac * 10 + (uint64_t)(*end - '0');
 			frac_scale *= 10;
 		}
@@ -142,7 +142,7 @@ int cvm_parse_duration_ns(const char *s, uint64_t *out)
 	if (whole > UINT64_MAX / mult)
 		return -ERANGE;
 	uint64_t v = whole * mult;
-	uint64_t f = frac * mult / frac_scale; /* frac < frac_scale <= 1e12, mult <= 1e9: fits */
+	uint64_t f = frac * mult / frac_scale; /* frac < frac_scale <= 1e9, mult <= 1e9: fits */
 	if (v > UINT64_MAX - f)
 		return -ERANGE;
 	*out = v + f;

@@ -2,7 +2,9 @@
 #include "guest/lib/apic.h"
 
 #include "arch/x86/guest_abi.h"
+#include "guest/lib/bootinfo.h"
 #include "guest/lib/ucall.h"
+#include "guest/lib/util.h"
 #include "guest/lib/x86.h"
 
 #define ICR_IDLE_SPIN 100000
@@ -94,6 +96,73 @@ bool guest_apic_send_ipi(uint32_t dest, uint32_t icr_lo)
 	mmio_write32(CVM_GUEST_LAPIC_BASE + APIC_REG_ICR_HI, dest << 24);
 	mmio_write32(CVM_GUEST_LAPIC_BASE + APIC_REG_ICR_LO, icr_lo);
 	return xapic_wait_idle();
+}
+
+bool guest_apic_self_ipi(uint8_t vector)
+{
+	if (guest_apic_mode() == GUEST_APIC_X2APIC) {
+		wrmsr(MSR_X2APIC_SELF_IPI, vector);
+		return true;
+	}
+	return guest_apic_send_ipi(0, APIC_DEST_SELF | APIC_DM_FIXED | APIC_LEVEL_ASSERT | vector);
+}
+
+static bool vector_bit(uint32_t base, uint8_t vector)
+{
+	return (guest_apic_read(base + (uint32_t)(vector / 32) * 0x10) >> (vector % 32)) & 1;
+}
+
+bool guest_apic_irr(uint8_t vector)
+{
+	return vector_bit(APIC_REG_IRR, vector);
+}
+
+bool guest_apic_isr(uint8_t vector)
+{
+	return vector_bit(APIC_REG_ISR, vector);
+}
+
+bool guest_apic_tmr(uint8_t vector)
+{
+	return vector_bit(APIC_REG_TMR, vector);
+}
+
+void guest_apic_set_tpr(uint32_t tpr)
+{
+	guest_apic_write(APIC_REG_TPR, tpr & 0xff);
+}
+
+uint32_t guest_apic_tpr(void)
+{
+	return guest_apic_read(APIC_REG_TPR) & 0xff;
+}
+
+void guest_apic_set_logical(uint32_t dfr, uint8_t logical_id)
+{
+	GUEST_ASSERT_MSG(guest_apic_mode() == GUEST_APIC_XAPIC,
+	                 "apic: logical destination set-up needs xAPIC mode (now %s)",
+	                 guest_apic_mode_name(guest_apic_mode()));
+	guest_apic_write(APIC_REG_DFR, dfr);
+	guest_apic_write(APIC_REG_LDR, (uint32_t)logical_id << 24);
+}
+
+uint32_t guest_apic_logical_id(void)
+{
+	uint32_t ldr = guest_apic_read(APIC_REG_LDR);
+	return guest_apic_mode() == GUEST_APIC_X2APIC ? ldr : ldr >> 24;
+}
+
+enum guest_apic_mode guest_apic_mode_from_cmdline(void)
+{
+	return kit_cmdline_is(guest_boot_cmdline(), "apic", "x2apic") ? GUEST_APIC_X2APIC
+	                                                              : GUEST_APIC_XAPIC;
+}
+
+const char *guest_apic_mode_name(enum guest_apic_mode mode)
+{
+	return mode == GUEST_APIC_X2APIC  ? "x2APIC"
+	       : mode == GUEST_APIC_XAPIC ? "xAPIC"
+	                                  : "disabled";
 }
 
 void kit_apic_init(void)

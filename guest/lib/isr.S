@@ -1,9 +1,9 @@
 /*
- * Exception and interrupt entry stubs (vectors 0-31, the wake-up vector and the
- * spurious vector): each pushes a zero error code where the CPU pushes none,
- * then the vector, saves the general registers and calls
- * kit_exception(struct guest_exception_frame *) (trap.c). Returns with iretq,
- * so a handler may resume the interrupted code (after changing frame->rip).
+ * Exception and interrupt entry stubs for all 256 vectors: each pushes a zero
+ * error code where the CPU pushes none, then the vector, saves the general
+ * registers and calls kit_exception(struct guest_exception_frame *) (trap.c).
+ * Returns with iretq, so a handler may resume the interrupted code (after
+ * changing frame->rip); for NMI (vector 2) the iretq is what unblocks NMIs.
  */
 	.section .text
 	.code64
@@ -51,8 +51,14 @@ isr_\vec:
 	ISR 29, 1
 	ISR 30, 1
 	ISR 31, 0
-	ISR 240, 0	/* KIT_WAKE_VECTOR: wake-up IPI for sleeping lock waiters */
-	ISR 255, 0	/* KIT_SPURIOUS_VECTOR */
+/* External interrupts and IPIs (32-255), among them KIT_WAKE_VECTOR and KIT_SPURIOUS_VECTOR. */
+	.altmacro
+	.set vec, 32
+	.rept 224
+	ISR %vec, 0
+	.set vec, vec + 1
+	.endr
+	.noaltmacro
 
 /* Layout must match struct guest_exception_frame (trap.h). */
 isr_common:
@@ -97,13 +103,15 @@ isr_common:
 	.balign 8
 	.globl kit_isr_table
 kit_isr_table:
-	.irp vec, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	.quad isr_\vec
+	.altmacro
+	.macro ISR_ADDR v
+	.quad isr_\v
+	.endm
+	.set vec, 0
+	.rept 256
+	ISR_ADDR %vec
+	.set vec, vec + 1
 	.endr
-	.globl kit_isr_wake, kit_isr_spurious
-kit_isr_wake:
-	.quad isr_240
-kit_isr_spurious:
-	.quad isr_255
+	.noaltmacro
 
 	.section .note.GNU-stack, "", @progbits

@@ -16,12 +16,17 @@
 #include "guest/lib/atomic.h"
 #include "guest/lib/bootinfo.h"
 #include "guest/lib/fwcfg.h"
+#include "guest/lib/ioapic.h"
 #include "guest/lib/lock.h"
+#include "guest/lib/rmstub.h"
 #include "guest/lib/serial.h"
 #include "guest/lib/smp.h"
+#include "guest/lib/timer.h"
 #include "guest/lib/trap.h"
+#include "guest/lib/uart_irq.h"
 #include "guest/lib/ucall.h"
 #include "guest/lib/util.h"
+#include "guest/lib/wait.h"
 #include "guest/lib/x86.h"
 
 void guest_main(void);

@@ -51,6 +51,36 @@ unsigned int guest_smp_start_all(unsigned int expected, uint64_t timeout_tsc);
  */
 bool guest_smp_start_one(uint32_t apic_id, uint64_t timeout_tsc);
 
+/*
+ * The two halves of a start-up sequence, for guests that compose their own
+ * (other SIPI vectors, orders, retries): INIT assert then, in xAPIC mode, INIT
+ * de-assert; and one SIPI with vector (the AP starts at vector << 12 in real
+ * mode). shorthand is 0 (dest is an APIC ID) or APIC_DEST_ALL_BUT_SELF. Both
+ * record the sender's APIC mode, which APs entering the kit's trampoline adopt.
+ * Fail the test if the APIC keeps an IPI send-pending.
+ */
+void guest_smp_send_init(uint32_t dest, uint32_t shorthand);
+void guest_smp_send_sipi(uint32_t dest, uint32_t shorthand, uint8_t vector);
+
+/*
+ * The usual start: NB_CPUS from fw_cfg, guest_smp_prepare(fn), one broadcast
+ * guest_smp_start_all(); fails the test unless all NB_CPUS - 1 APs arrive.
+ * Returns NB_CPUS once every AP has enabled its APIC (an AP leaves INIT with
+ * its APIC software-disabled, which drops fixed IPIs) and entered its
+ * callback; the callbacks may still be running.
+ */
+unsigned int guest_smp_boot(guest_ap_fn fn);
+
+/*
+ * Sends a fixed IPI of vector to each of the first n_aps APs (by index) and
+ * waits (bounded) until all n_aps callbacks returned; fails the test if they
+ * do not. For guests whose APs sleep until a last "barrier" IPI.
+ */
+void guest_smp_release_aps(unsigned int n_aps, uint8_t vector);
+
+/* APIC ID of the AP with index (waits, bounded, until that AP got there). */
+uint32_t guest_smp_ap_id(unsigned int index);
+
 /* APs that arrived in the kit (took an index, including overflowed ones). */
 unsigned int guest_smp_aps_arrived(void);
 /* APs whose callback returned. */

@@ -95,3 +95,38 @@ uint64_t kit_fnv1a(uint64_t hash, const void *p, size_t len)
 	}
 	return hash;
 }
+
+bool kit_cmdline_has(const char *cmdline, const char *key)
+{
+	const char *v;
+	size_t len;
+	return kit_cmdline_find(cmdline, key, &v, &len);
+}
+
+int kit_cmdline_u64(const char *cmdline, const char *key, uint64_t *out)
+{
+	const char *v;
+	size_t len;
+	if (!kit_cmdline_find(cmdline, key, &v, &len))
+		return 0;
+	return kit_parse_u64(v, len, out) ? 1 : -1;
+}
+
+void kit_sort_u64(uint64_t *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		size_t j = i;
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+uint64_t kit_median_u64(uint64_t *v, size_t n)
+{
+	if (!n)
+		return 0;
+	kit_sort_u64(v, n);
+	return n % 2 ? v[n / 2] : v[n / 2 - 1] + (v[n / 2] - v[n / 2 - 1]) / 2; /* no overflow */
+}

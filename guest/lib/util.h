@@ -41,6 +41,18 @@ bool kit_cmdline_find(const char *cmdline, const char *key, const char **val, si
 /* Whether the VALUE found for key equals word (a missing key never matches). */
 bool kit_cmdline_is(const char *cmdline, const char *key, const char *word);
 
+/* Whether key appears at all (bare or with a value). */
+bool kit_cmdline_has(const char *cmdline, const char *key);
+
+/* key=NUMBER (kit_parse_u64): 1 and *out set, 0 when key is absent, -1 when NUMBER is bad. */
+int kit_cmdline_u64(const char *cmdline, const char *key, uint64_t *out);
+
+/* Sorts v[0..n) ascending in place (insertion sort: for the few thousand samples a guest keeps). */
+void kit_sort_u64(uint64_t *v, size_t n);
+
+/* Sorts v[0..n) and returns its median (the mean of the middle two, rounded down, when n is even; 0 if n is 0). */
+uint64_t kit_median_u64(uint64_t *v, size_t n);
+
 /* 64-bit FNV-1a of [p, p + len), continuing from hash (start with KIT_FNV1A_INIT). */
 #define KIT_FNV1A_INIT  0xcbf29ce484222325ull
 #define KIT_FNV1A_PRIME 0x100000001b3ull

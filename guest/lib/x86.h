@@ -106,6 +106,21 @@ static inline void cli(void)
 	__asm__ volatile("cli" : : : "memory");
 }
 
+static inline void sti(void)
+{
+	__asm__ volatile("sti" : : : "memory");
+}
+
+/*
+ * Sleeps until an interrupt (or NMI) arrives, then returns with interrupts off
+ * again. STI's one-instruction shadow makes `sti; hlt` atomic: an interrupt
+ * pending before it wakes the HLT instead of slipping in between.
+ */
+static inline void sti_hlt_cli(void)
+{
+	__asm__ volatile("sti; hlt; cli" : : : "memory");
+}
+
 /* Table descriptor for lgdt/lidt in 64-bit mode. */
 struct kit_dtr {
 	uint16_t limit;

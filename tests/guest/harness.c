@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -18,7 +20,46 @@
 #define RUN_DEADLINE_MS (300 * 1000) /* corevm gets --timeout; this only guards the harness */
 
 const char *h_corevm, *h_guests, *h_tmp;
+const char *h_irqchip;
 int h_failures;
+
+/* Capabilities each irqchip mode needs (what corevm checks when it creates the VM). */
+static const struct {
+	const char *mode;
+	int cap[2];
+	const char *name[2];
+} mode_caps[] = {
+        {"kernel", {KVM_CAP_IRQCHIP, 0}, {"KVM_CAP_IRQCHIP", NULL}},
+        {"split", {KVM_CAP_SPLIT_IRQCHIP, 0}, {"KVM_CAP_SPLIT_IRQCHIP", NULL}},
+        {"user",
+         {KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_MSR_FILTER},
+         {"KVM_CAP_X86_USER_SPACE_MSR", "KVM_CAP_X86_MSR_FILTER"}},
+};
+
+bool h_kvm_usable(void)
+{
+	const char *dev = getenv("COREVM_KVM_DEV") ? getenv("COREVM_KVM_DEV") : "/dev/kvm";
+	int fd = open(dev, O_RDWR | O_CLOEXEC);
+	bool ok = true;
+
+	if (fd < 0) {
+		printf("SKIP: %s: %s (this test needs KVM)\n", dev, strerror(errno));
+		return false;
+	}
+	for (size_t i = 0; h_irqchip && i < sizeof(mode_caps) / sizeof(mode_caps[0]); i++) {
+		if (strcmp(mode_caps[i].mode, h_irqchip))
+			continue;
+		for (unsigned int k = 0; k < 2 && mode_caps[i].name[k] && ok; k++) {
+			if (ioctl(fd, KVM_CHECK_EXTENSION, mode_caps[i].cap[k]) > 0)
+				continue;
+			printf("SKIP: the '%s' irqchip mode needs %s, which %s does not offer\n",
+			       h_irqchip, mode_caps[i].name[k], dev);
+			ok = false;
+		}
+	}
+	close(fd);
+	return ok;
+}
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -135,6 +176,10 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 	snprintf(stats, sizeof(stats), "%s/stats.%u.json", h_tmp, seq);
 	argv[argc++] = h_corevm;
 	argv[argc++] = "run";
+	if (h_irqchip) {
+		argv[argc++] = "--irqchip";
+		argv[argc++] = h_irqchip;
+	}
 	if (spec->want_stats) {
 		argv[argc++] = "--stats";
 		argv[argc++] = stats;
@@ -323,19 +368,6 @@ uint64_t h_u64(struct json_object *o, const char *path)
 	return v ? json_object_get_uint64(v) : UINT64_MAX;
 }
 
-bool h_kvm_usable(void)
-{
-	const char *dev = getenv("COREVM_KVM_DEV") ? getenv("COREVM_KVM_DEV") : "/dev/kvm";
-	int fd = open(dev, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		printf("SKIP: %s: %s (this test needs KVM)\n", dev, strerror(errno));
-		return false;
-	}
-	close(fd);
-	return true;
-}
-
 unsigned int h_reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
                        struct json_object **rep, unsigned int max)
 {
@@ -359,4 +391,45 @@ uint64_t h_rarg(struct json_object *rep, unsigned int k)
 
 	snprintf(key, sizeof(key), "args.%u", k - 1);
 	return h_u64(rep, key);
+}
+
+int h_main(int argc, char **argv, const struct h_case *cases, size_t ncases)
+{
+	char tmpl[] = "/tmp/corevm-test-XXXXXX", cmd[600];
+	int rc = -1;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: %s CASE COREVM GUEST_DIR [kernel|split|user]\n", argv[0]);
+		return 2;
+	}
+	h_corevm = argv[2];
+	h_guests = argv[3];
+	h_irqchip = argc == 5 ? argv[4] : NULL;
+	h_tmp = mkdtemp(tmpl);
+	if (!h_tmp) {
+		perror("mkdtemp");
+		return 1;
+	}
+	for (size_t i = 0; i < ncases; i++) {
+		if (strcmp(cases[i].name, argv[1]))
+			continue;
+		rc = cases[i].fn();
+		if (rc == 0 && h_failures)
+			rc = 1;
+		printf("%s%s%s%s: %s\n", cases[i].name, h_irqchip ? " (" : "",
+		       h_irqchip ? h_irqchip : "", h_irqchip ? ")" : "",
+		       rc == 77  ? "skipped"
+		       : rc == 0 ? "passed"
+		                 : "FAILED");
+		break;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "unknown case '%s'\n", argv[1]);
+		rc = 2;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h_tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", h_tmp);
+	return rc;
 }

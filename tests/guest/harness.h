@@ -34,8 +34,8 @@ struct cvm_run_spec {
 	bool want_stats;         /* adds --stats FILE and parses it */
 	int signal_after_output; /* if not 0: send this signal once stdout shows a byte */
 	int uevent_fd;           /* > 0: given to corevm as fd 3 with COREVM_UEVENT_FD=3 */
-	const char *const
-	        *env; /* extra NAME=VALUE settings for the child, NULL-terminated, or NULL */
+	/* Extra NAME=VALUE settings for the child, NULL-terminated, or NULL. */
+	const char *const *env;
 	/*
 	 * Interactive runs: corevm's stdin and stderr are pipes; interact() runs while
 	 * corevm does, reads stderr with h_wait_line() and writes to live->stdin_fd;
@@ -62,6 +62,15 @@ bool h_wait_line(struct h_live *live, const char *text, int timeout_ms);
 /* Paths set by main(): the corevm binary, the guests' folder, a private temp folder. */
 extern const char *h_corevm, *h_guests, *h_tmp;
 
+/* The irqchip mode every run gets (--irqchip MODE), or NULL for corevm's default. */
+extern const char *h_irqchip;
+
+/*
+ * Whether the KVM device ($COREVM_KVM_DEV or /dev/kvm) can be opened and offers
+ * what h_irqchip needs; if not, prints "SKIP: why" (the caller exits 77).
+ */
+bool h_kvm_usable(void);
+
 /* Runs corevm; false (after printing why) if it could not be run or did not end in time. */
 bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r);
 void h_result_free(struct cvm_result *r);
@@ -72,16 +81,6 @@ const char *h_guest(const char *name, bool pvh);
 /* Writes a file in the temp folder and returns its path (static buffer per call slot). */
 const char *h_write_file(const char *name, const void *data, size_t len);
 
-/* Whether /dev/kvm (or $COREVM_KVM_DEV) can be opened; prints why not ("SKIP: ..."). */
-bool h_kvm_usable(void);
-
-/* The REPORTs of `stage` from vCPU `vcpu` in --stats, in order: fills rep[], returns how many. */
-unsigned int h_reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
-                       struct json_object **rep, unsigned int max);
-
-/* ucall args[k] (k = 1..3) of a recorded report. */
-uint64_t h_rarg(struct json_object *rep, unsigned int k);
-
 /* Number of lines in s. */
 unsigned int h_lines(const char *s);
 
@@ -90,6 +89,32 @@ struct json_object *h_get(struct json_object *o, const char *path, json_type typ
 int64_t h_int(struct json_object *o, const char *path);
 /* The same for unsigned 64-bit values (json-c clamps them in h_int). */
 uint64_t h_u64(struct json_object *o, const char *path);
+
+/*
+ * The REPORT ucalls of `stage` that vCPU `vcpu` sent, in order, among the first
+ * ones --stats keeps (vcpus[].ucall.first_reports): fills rep[] (at most max)
+ * and returns how many.
+ */
+unsigned int h_reports(struct json_object *stats, unsigned int vcpu, uint64_t stage,
+                       struct json_object **rep, unsigned int max);
+
+/* ucall args[k] (k = 1..3) of a recorded report. */
+uint64_t h_rarg(struct json_object *rep, unsigned int k);
+
+/* One case of a test program: returns 0 (passed), 77 (skipped, after saying why) or 1. */
+struct h_case {
+	const char *name;
+	int (*fn)(void);
+};
+
+/*
+ * The main() of a guest test program, argv: CASE COREVM GUEST_DIR [IRQCHIP].
+ * Sets h_corevm, h_guests, h_irqchip (NULL without IRQCHIP) and a private
+ * h_tmp, runs the case named CASE, prints its verdict and removes h_tmp.
+ * Returns the exit status: 0, 77, 1 (failed, also when a CHECK failed), 2
+ * (usage or unknown case).
+ */
+int h_main(int argc, char **argv, const struct h_case *cases, size_t ncases);
 
 /* Checks: print "FAIL file:line: what" and make the test fail, but go on. */
 extern int h_failures;

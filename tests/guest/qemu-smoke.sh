@@ -8,7 +8,8 @@
 #   GUESTDIR  build/guest (holds <name>.elf and <name>-pvh.elf)
 #   CASE      demo-N | demo-pvh-N | smp-... | fwcfg | exitcode-... | uart |
 #             triplefault | exception | exception-unexpected | bootinfo-pvh |
-#             bootinfo-multiboot (see the case statement below)
+#             bootinfo-multiboot | the lifecycle guests: ipi_self-4 ... cycle-64-single,
+#             uart_irq[-level] (see the case statement below)
 # QEMU picks multiboot for <name>.elf (it tries multiboot before PVH) and PVH
 # for <name>-pvh.elf. A guest's debug-exit value V gives status (V << 1) | 1, so
 # DONE (value 0) is 1, a failed assertion (value 3) is 7, and a triple fault
@@ -40,17 +41,24 @@ fail() {
 }
 
 # run IMAGE CPUS [QEMU ARGS...]: boots IMAGE, serial output to $out, status in $status.
+# $machine adds -M microvm options, $cpu selects -cpu, $serial_in feeds the serial
+# port from that file (through stdio: QEMU's file chardev cannot read input).
+machine="" cpu="" serial_in=""
 run() {
 	local name=$1 image=$dir/$1 cpus=$2
 	shift 2
 	[ -f "$image" ] || { echo "FAIL: no guest image $image (build first)"; exit 1; }
 	rm -f "$out"
-	local t0=$(date +%s%N)
-	timeout 300 "$qemu" -M microvm,x-option-roms=off,rtc=off -accel kvm -m 128M \
-		-smp "$cpus" -nodefaults -display none -no-reboot -monitor none \
-		-chardev file,id=ser0,path="$out" -serial chardev:ser0 \
+	local t0=$(date +%s%N) serial=(-chardev file,id=ser0,path="$out") in=/dev/null stdout=/dev/null
+	if [ -n "$serial_in" ]; then
+		serial=(-chardev stdio,id=ser0,signal=off)
+		in=$serial_in stdout=$out
+	fi
+	timeout 300 "$qemu" -M microvm,x-option-roms=off,rtc=off$machine ${cpu:+-cpu "$cpu"} \
+		-accel kvm -m 128M -smp "$cpus" -nodefaults -display none -no-reboot -monitor none \
+		"${serial[@]}" -serial chardev:ser0 \
 		-device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$image" "$@" \
-		2>"$tmp/qemu.err"
+		<"$in" >"$stdout" 2>"$tmp/qemu.err"
 	status=$?
 	echo "ran $name on $cpus vCPUs $*: status $status in $((($(date +%s%N) - t0) / 1000000)) ms"
 	[ -f "$out" ] || : >"$out"
@@ -183,6 +191,69 @@ bootinfo-multiboot)
 	expect_line "^bootinfo: module 0 at 0x[0-9a-f]+ size 3000 fnv1a $(fnv1a "$tmp/mod0") string \"$tmp/mod0 first string\""
 	expect_line "^bootinfo: module 1 at 0x[0-9a-f]+ size 13 fnv1a $(fnv1a "$tmp/mod1") string \"$tmp/mod1\""
 	expect_line '^bootinfo: mem_lower 639 KiB, mem_upper [0-9]+ KiB, flags 0x[0-9a-f]+'
+	;;
+# The lifecycle guests (guest/README.md): DONE is status 1, each prints one PASS line.
+# QEMU 7.2's microvm uses the split irqchip unless told otherwise; on this
+# project's KVM a level-triggered pin is never delivered there, so ioapic_level
+# runs with kernel_irqchip=on. qemu64 lacks the TSC-deadline bit: apic_timer adds it.
+ipi_self-4 | ipi_self-x2apic-4 | ipi_fixed-4 | ipi_fixed-x2apic-8 | ipi_shorthand-4 | \
+	ipi_shorthand-x2apic-4 | nmi-4 | nmi-x2apic-4 | init_sipi-4 | init_sipi-x2apic-4 | \
+	init_sipi-broadcast-8)
+	n=${case_name##*-} guest=${case_name%%-*} args=""
+	[[ $case_name == *-x2apic-* ]] && args="apic=x2apic"
+	[[ $case_name == *-broadcast-* ]] && args="dest=all"
+	run "$guest.elf" "$n" -append "$args"
+	expect_status 1
+	expect_line "^$guest: PASS: "
+	;;
+ipi_logical-flat-4 | ipi_logical-cluster-8 | ipi_logical-x2cluster-20)
+	IFS=- read -r _ model n <<<"$case_name"
+	run ipi_logical.elf "$n" -append "mode=$model"
+	expect_status 1
+	expect_line "^ipi_logical: PASS: $model, $n vCPUs, [0-9]+ IPIs, $((2 * (n - 1))) deliveries"
+	;;
+ipi_lowpri-4 | sipi_running-4)
+	run "${case_name%-*}.elf" 4
+	expect_status 1
+	expect_line "^${case_name%-*}: PASS: "
+	;;
+apic_timer | apic_timer-x2apic)
+	cpu=qemu64,+tsc-deadline
+	run apic_timer.elf 1 -append "$([[ $case_name == *x2apic ]] && echo apic=x2apic)"
+	expect_status 1
+	expect_line '^apic_timer: periodic: [0-9]+ interrupts'
+	expect_line '^apic_timer: PASS'
+	;;
+tpr | tpr-x2apic)
+	run tpr.elf 1 -append "$([[ $case_name == *x2apic ]] && echo apic=x2apic)"
+	expect_status 1
+	expect_line '^tpr: PASS: order 65 55 45 '
+	;;
+ioapic_level)
+	machine=,kernel_irqchip=on
+	run ioapic_level.elf 1
+	expect_status 1
+	expect_line '^ioapic_level: PASS: 2 deliveries, remote IRR set until EOI'
+	;;
+apic_mode)
+	run apic_mode.elf 1
+	expect_status 1
+	expect_line '^apic_mode: PASS: 9 steps, 5 #GP'
+	;;
+cycle-4 | cycle-4-single | cycle-4-retry | cycle-64 | cycle-64-single)
+	IFS=- read -r _ n sipi <<<"$case_name"
+	cycles=$([ "$n" = 4 ] && echo 1000 || echo 100)
+	run cpu_cycle.elf "$n" -append "cycles=$cycles sipi=${sipi:-double}"
+	expect_status 1
+	expect_line "^cpu_cycle: PASS: $cycles cycles x $((n - 1)) APs, 0 lost \(sipi=${sipi:-double}"
+	;;
+uart_irq | uart_irq-level)
+	python3 -c 'import sys; sys.stdout.write("\x02" * 4 + "".join(chr(0x20 + i % 90) for i in range(299)) + "\n")' >"$tmp/in"
+	serial_in=$tmp/in
+	run uart_irq.elf 1 -append "$([[ $case_name == *level ]] && echo level)"
+	expect_status 1
+	tail -c +5 "$tmp/in" | cmp -s - <(head -c 300 "$out") || fail "the echo differs from the input"
+	expect_line '^uart_irq: PASS: 300 bytes echoed'
 	;;
 *)
 	echo "qemu-smoke.sh: unknown case '$case_name'" >&2

@@ -112,6 +112,40 @@ static void test_cmdline(void **state)
 	assert_false(kit_cmdline_is(cl, "mode", "target"));
 	assert_false(kit_cmdline_is(cl, "mode", "targeted2"));
 	assert_false(kit_cmdline_is(cl, "apicx", "x2apic"));
+	assert_true(kit_cmdline_has(cl, "unexpected"));
+	assert_true(kit_cmdline_has(cl, "exit"));
+	assert_false(kit_cmdline_has(cl, "exi"));
+}
+
+static void test_cmdline_u64(void **state)
+{
+	const char *cl = "cycles=1000 report=0x10 n=12x big=99999999999999999999 bare";
+	uint64_t v = 7;
+	assert_int_equal(kit_cmdline_u64(cl, "cycles", &v), 1);
+	assert_true(v == 1000);
+	assert_int_equal(kit_cmdline_u64(cl, "report", &v), 1);
+	assert_true(v == 16);
+	v = 7;
+	assert_int_equal(kit_cmdline_u64(cl, "missing", &v), 0);
+	assert_true(v == 7); /* untouched: the caller's default stays */
+	assert_int_equal(kit_cmdline_u64(cl, "n", &v), -1);
+	assert_int_equal(kit_cmdline_u64(cl, "big", &v), -1);
+	assert_int_equal(kit_cmdline_u64(cl, "bare", &v), -1);
+}
+
+static void test_median(void **state)
+{
+	uint64_t odd[] = {5, 1, 4, 2, 3}, even[] = {10, 40, 20, 30}, one[] = {9};
+	uint64_t dup[] = {3, 3, 1, 3, 2, 2};
+	assert_true(kit_median_u64(odd, 5) == 3);
+	for (unsigned int i = 0; i < 5; i++)
+		assert_true(odd[i] == i + 1); /* sorted in place */
+	assert_true(kit_median_u64(even, 4) == 25);
+	assert_true(kit_median_u64(one, 1) == 9);
+	assert_true(kit_median_u64(dup, 6) == 2); /* 1 2 2 3 3 3: (2 + 3) / 2 rounded down */
+	assert_true(kit_median_u64(NULL, 0) == 0);
+	uint64_t big[] = {UINT64_MAX - 1, UINT64_MAX - 3};
+	assert_true(kit_median_u64(big, 2) == UINT64_MAX - 2); /* no overflow on the way */
 }
 
 static void test_fnv1a(void **state)
@@ -144,6 +178,8 @@ int main(void)
 	        cmocka_unit_test(test_format_truncation),
 	        cmocka_unit_test(test_parse_u64),
 	        cmocka_unit_test(test_cmdline),
+	        cmocka_unit_test(test_cmdline_u64),
+	        cmocka_unit_test(test_median),
 	        cmocka_unit_test(test_fnv1a),
 	        cmocka_unit_test(test_strings),
 	};

@@ -1154,12 +1154,7 @@ static int case_seccomp_stats(void)
 
 /* ---- the case table ---- */
 
-struct test_case {
-	const char *name;
-	int (*fn)(void);
-};
-
-static const struct test_case cases[] = {
+static const struct h_case cases[] = {
         {"usage_errors", case_usage_errors},
         {"bad_images", case_bad_images},
         {"kvm_absent", case_kvm_absent},
@@ -1198,38 +1193,5 @@ static const struct test_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	char tmpl[] = "/tmp/corevm-test-XXXXXX";
-	int rc = 1;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s CASE COREVM GUEST_DIR\n", argv[0]);
-		return 2;
-	}
-	h_corevm = argv[2];
-	h_guests = argv[3];
-	h_tmp = mkdtemp(tmpl);
-	if (!h_tmp) {
-		perror("mkdtemp");
-		return 1;
-	}
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(cases[i].name, argv[1]))
-			continue;
-		rc = cases[i].fn();
-		if (rc == 0 && h_failures)
-			rc = 1;
-		printf("%s: %s\n", cases[i].name,
-		       rc == SKIP ? "skipped"
-		       : rc == 0  ? "passed"
-		                  : "FAILED");
-		break;
-	}
-	if (rc == 1 && !h_failures)
-		fprintf(stderr, "unknown case '%s'\n", argv[1]);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h_tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", h_tmp);
-	return rc;
+	return h_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

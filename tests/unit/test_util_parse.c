@@ -67,6 +67,10 @@ static void test_duration(void **state)
 	assert_true(v == UINT64_C(21000000000));
 	assert_int_equal(cvm_parse_duration_ns("0.000000001s", &v), 0);
 	assert_int_equal(v, 1);
+	assert_int_equal(cvm_parse_duration_ns("1.999999999999s", &v), 0);
+	assert_true(v == UINT64_C(1999999999));
+	assert_int_equal(cvm_parse_duration_ns("0.123456789999ms", &v), 0);
+	assert_int_equal(v, 123456);
 	assert_int_equal(cvm_parse_duration_ns("1h", &v), -EINVAL);
 	assert_int_equal(cvm_parse_duration_ns("-1s", &v), -EINVAL);
 	assert_int_equal(cvm_parse_duration_ns("1.s", &v), -EINVAL);
