@@ -15,8 +15,8 @@
  *      (logical destinations match nobody: every LDR is 0);
  *   (midpoint: waits until the BSP made progress, see hostile.h)
  *   3. x2APIC: switches to x2APIC and reads then writes garbage to every MSR
- *      0x800-0x8ff but the ICR; invalid accesses raise #GP, which the guest
- *      counts and skips; then restores as in 1;
+ *      0x800-0x8ff but the ICR (guest_rdmsr_safe/wrmsr_safe); invalid accesses
+ *      raise #GP, which the guest counts; then restores as in 1;
  *   4. x2APIC ICR: the delivery modes of 2 to IDs NB_CPUS..NB_CPUS+255,
  *      0x1000, 0xffff, 0x10000 and 0xfffffffe, logical cluster 0xfffe, then
  *      256 garbage ICRs aimed at IDs that do not exist.
@@ -25,7 +25,8 @@
  *
  * Reports (ucall):
  *   each AP, from itself: REPORT stage 101 (HOSTILE_STAGE_AP), args[1] =
- *     xAPIC accesses (2048), args[2] = x2APIC #GPs taken, args[3] = ICRs sent
+ *     xAPIC accesses (2048), args[2] = x2APIC #GPs taken (MSRs and ICRs),
+ *     args[3] = ICRs sent
  *   the BSP: REPORT stage 100 (HOSTILE_STAGE_SUMMARY), args[1] = progress
  *     steps, args[2] = misbehaving APs (NB_CPUS - 1), args[3] = 0; then
  *     REPORT stage 102, args[1] = NMIs seen by all vCPUs (0), args[2] = AP
@@ -47,22 +48,11 @@
 
 static unsigned int ncpus, naps;
 static volatile uint32_t nmis, phase_arrived[5];
-static volatile uint32_t gp_count[256];
 
 static void on_nmi(struct guest_exception_frame *f)
 {
 	(void)f;
 	atomic_fetch_add32(&nmis, 1);
-}
-
-/* #GP from rdmsr/wrmsr (0f 32 / 0f 30): counted and skipped; anything else fails. */
-static void on_gp(struct guest_exception_frame *f)
-{
-	const uint8_t *ip = (const uint8_t *)(uintptr_t)f->rip;
-	if (ip[0] != 0x0f || (ip[1] != 0x30 && ip[1] != 0x32))
-		GUEST_FAIL("hostile_apic: #GP at 0x%lx, not on rdmsr/wrmsr", f->rip);
-	atomic_fetch_add32(&gp_count[guest_apic_id() & 0xff], 1);
-	f->rip += 2;
 }
 
 /* Every AP waits for the others at the end of phase p (bounded). */
@@ -78,24 +68,32 @@ static void phase_barrier(unsigned int p)
 	}
 }
 
+/* A register write that may not exist in this mode (x2APIC: #GP, ignored here). */
+static void put(uint32_t reg, uint32_t val)
+{
+	if (guest_apic_mode() == GUEST_APIC_X2APIC)
+		(void)guest_wrmsr_safe(MSR_X2APIC_BASE + (reg >> 4), val);
+	else
+		guest_apic_write(reg, val);
+}
+
 /* The registers whose garbage could reach other vCPUs or wake this one, put back. */
 static void restore(uint32_t id, uint32_t ldr, uint32_t dfr, uint32_t svr)
 {
-	bool x2 = guest_apic_mode() == GUEST_APIC_X2APIC;
-	if (!x2) {
-		guest_apic_write(APIC_REG_ID, id);
-		guest_apic_write(REG_DFR, dfr);
-		guest_apic_write(REG_LDR, ldr);
+	if (guest_apic_mode() != GUEST_APIC_X2APIC) {
+		put(APIC_REG_ID, id);
+		put(REG_DFR, dfr);
+		put(REG_LDR, ldr);
 	}
-	guest_apic_write(APIC_REG_TPR, 0);
-	guest_apic_write(APIC_REG_SVR, svr | APIC_SVR_ENABLE);
-	guest_apic_write(0x2f0, APIC_LVT_MASKED);
+	put(APIC_REG_TPR, 0);
+	put(APIC_REG_SVR, svr | APIC_SVR_ENABLE);
+	put(0x2f0, APIC_LVT_MASKED);
 	for (uint32_t r = REG_LVT0; r <= 0x370; r += 0x10)
-		guest_apic_write(r, APIC_LVT_MASKED);
-	guest_apic_write(REG_TMICT, 0);
-	guest_apic_write(REG_TDCR, 0);
-	guest_apic_write(REG_ESR, 0);
-	guest_apic_write(REG_ESR, 0);
+		put(r, APIC_LVT_MASKED);
+	put(REG_TMICT, 0);
+	put(REG_TDCR, 0);
+	put(REG_ESR, 0);
+	put(REG_ESR, 0);
 }
 
 static uint64_t xapic_garbage(uint64_t *seed)
@@ -150,38 +148,55 @@ static uint64_t xapic_icrs(uint64_t *seed)
 	return n;
 }
 
-static void x2apic_garbage(uint64_t *seed)
+/* Returns the #GPs taken: invalid accesses are refused that way. */
+static uint64_t x2apic_garbage(uint64_t *seed)
 {
+	uint64_t gps = 0, v;
 	uint32_t svr;
 
 	guest_apic_set_mode(GUEST_APIC_X2APIC);
 	svr = guest_apic_read(APIC_REG_SVR);
 	for (uint32_t msr = MSR_X2APIC_BASE; msr < MSR_X2APIC_BASE + 0x100; msr++) {
-		(void)rdmsr(msr);
-		if (msr != MSR_ICR)
-			wrmsr(msr, hostile_rand(seed) >> (msr & 1 ? 0 : 32)); /* 64 or 32 bits */
+		unsigned int vec = guest_rdmsr_safe(msr, &v);
+		GUEST_ASSERT_MSG(vec == 0 || vec == 13, "rdmsr 0x%x raised vector %u", msr, vec);
+		gps += vec == 13;
+		if (msr == MSR_ICR)
+			continue;
+		/* 64 or 32 bits of garbage */
+		vec = guest_wrmsr_safe(msr, hostile_rand(seed) >> (msr & 1 ? 0 : 32));
+		GUEST_ASSERT_MSG(vec == 0 || vec == 13, "wrmsr 0x%x raised vector %u", msr, vec);
+		gps += vec == 13;
 	}
 	restore(0, 0, 0, svr);
+	return gps;
 }
 
-static uint64_t x2apic_icrs(uint64_t *seed)
+/* An x2APIC ICR write; a reserved bit set raises #GP (counted in *gps). */
+static void x2_icr(uint32_t dest, uint32_t lo, uint64_t *gps)
+{
+	unsigned int vec = guest_wrmsr_safe(MSR_ICR, (uint64_t)dest << 32 | lo);
+	GUEST_ASSERT_MSG(vec == 0 || vec == 13, "ICR write raised vector %u", vec);
+	*gps += vec == 13;
+}
+
+static uint64_t x2apic_icrs(uint64_t *seed, uint64_t *gps)
 {
 	static const uint32_t far[] = {0x1000, 0xffff, 0x10000, 0xfffffffe};
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < 256 + 4; i++) {
 		uint32_t dest = i < 256 ? ncpus + i : far[i - 256];
 		for (unsigned int m = 0; m < NMODES; m++, n++)
-			guest_apic_send_ipi(dest, modes[m]);
+			x2_icr(dest, modes[m], gps);
 	}
 	/* Logical: cluster 0xfffe, every member bit (0xffffffff would be the broadcast). */
 	for (unsigned int m = 0; m < NMODES; m++, n++)
-		guest_apic_send_ipi(0xfffe0000u | 0xffff, modes[m] | 0x800);
+		x2_icr(0xfffe0000u | 0xffff, modes[m] | 0x800, gps);
 	for (unsigned int i = 0; i < 256; i++, n++) {
 		uint32_t lo = icr_garbage(seed),
 		         dest = ncpus + (uint32_t)hostile_rand(seed) % 0x10000;
 		if (lo & 0x800)
 			dest |= 0xfff00000u; /* logical: a cluster that does not exist */
-		guest_apic_send_ipi(dest, lo);
+		x2_icr(dest, lo, gps);
 	}
 	return n;
 }
@@ -189,7 +204,7 @@ static uint64_t x2apic_icrs(uint64_t *seed)
 static void ap(unsigned int index, uint32_t apic_id)
 {
 	uint64_t seed = 0x2545f4914f6cdd1dull * (apic_id + 1), icrs;
-	uint64_t s0 = hostile_steps_now(), xapic;
+	uint64_t s0 = hostile_steps_now(), xapic, gps;
 
 	(void)index;
 	xapic = xapic_garbage(&seed);
@@ -197,11 +212,11 @@ static void ap(unsigned int index, uint32_t apic_id)
 	icrs = xapic_icrs(&seed);
 	phase_barrier(1);
 	hostile_wait_progress(s0);
-	x2apic_garbage(&seed);
+	gps = x2apic_garbage(&seed);
 	phase_barrier(2);
-	icrs += x2apic_icrs(&seed);
+	icrs += x2apic_icrs(&seed, &gps);
 	phase_barrier(3);
-	GUEST_REPORT(HOSTILE_STAGE_AP, xapic, gp_count[apic_id & 0xff], icrs);
+	GUEST_REPORT(HOSTILE_STAGE_AP, xapic, gps, icrs);
 	hostile_ap_done();
 }
 
@@ -209,8 +224,7 @@ void guest_main(void)
 {
 	ncpus = guest_fwcfg_nb_cpus();
 	naps = ncpus - 1;
-	guest_set_exception_handler(2, on_nmi);
-	guest_set_exception_handler(13, on_gp);
+	guest_set_nmi_handler(on_nmi);
 	hostile_start(ap, 2);
 	hostile_progress(naps, 0);
 	GUEST_ASSERT_EQ(guest_smp_aps_arrived(), naps); /* no AP was INIT'ed and restarted */

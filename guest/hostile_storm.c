@@ -214,7 +214,7 @@ void guest_main(void)
 	ncpus = guest_fwcfg_nb_cpus();
 	GUEST_ASSERT_MSG(ncpus >= 3 && ncpus <= MAX_VCPUS, "storm: needs 3 to %u vCPUs, has %u",
 	                 MAX_VCPUS, ncpus);
-	guest_set_exception_handler(2, on_nmi);
+	guest_set_nmi_handler(on_nmi);
 	hostile_start(ap, 3);
 	expect_all();
 	wait_beats("the start");
