@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <sys/ioctl.h>
 
+#include "vmm/seccomp_rules.h"
 #include "vmm/vm_internal.h"
 
 static int kernel_create(struct cvm_vm *vm)
@@ -33,12 +34,9 @@ static int kernel_set_irq(struct cvm_vm *vm, unsigned int irq, int level)
 
 /* set_irq runs on vCPU threads (UART transmit) and the main thread (UART receive). */
 static const struct cvm_sc_rule set_irq_rules[] = {
-        {"ioctl",
-         {{.arg = 0, .cmp = CVM_SC_FD, .val = CVM_SC_FD_VM},
-          {.arg = 1, .cmp = CVM_SC_MASKED_EQ, .mask = 0xffffffffu, .val = KVM_IRQ_LINE}},
-         "device interrupt lines (the UART's IRQ 4)"},
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VM, KVM_IRQ_LINE, "device interrupt lines (the UART's IRQ 4)"),
 };
-static const struct cvm_seccomp_list set_irq_list = {"irqchip kernel", set_irq_rules, 1};
+static const struct cvm_seccomp_list set_irq_list = CVM_SC_LIST("irqchip kernel", set_irq_rules);
 
 const struct cvm_irqchip_ops cvm_irqchip_kernel_ops = {
         .name = "kernel",
