@@ -98,6 +98,14 @@ static const struct cvm_sc_rule uevent_base[] = {
         ABORT_RULES,
 };
 
+/* The user irqchip's timer thread (docs/irqchip.md): sleeps on a futex until a deadline. */
+static const struct cvm_sc_rule timer_base[] = {
+        CVM_SC_ALLOW("futex", "sleep until the earliest deadline; wake sleeping vCPUs"),
+        CVM_SC_TGKILL_KICK("a due timer kicks its vCPU out of KVM_RUN"),
+        THREAD_EXIT_RULES,
+        ABORT_RULES,
+};
+
 static const struct cvm_sc_rule probe_base[] = {
         CVM_SC_IOCTL(KVM_CREATE_VM, "a throwaway VM per probe"),
         CVM_SC_IOCTL(KVM_GET_VCPU_MMAP_SIZE, "the probe vCPU's kvm_run size"),
@@ -127,6 +135,7 @@ static const struct cvm_seccomp_list lists[CVM_THREAD_NCLASSES][CVM_SANDBOX_IRQC
                              CVM_SC_LIST("placement", vcpu_placement)},
         [CVM_THREAD_UEVENT] = {CVM_SC_LIST("base", uevent_base)},
         [CVM_THREAD_PROBE] = {CVM_SC_LIST("base", probe_base)},
+        [CVM_THREAD_TIMER] = {CVM_SC_LIST("base", timer_base)},
 };
 
 const struct cvm_seccomp_list *cvm_sandbox_list(enum cvm_thread_class cls,

@@ -29,6 +29,7 @@ static const char *const class_names[CVM_THREAD_NCLASSES] = {
         [CVM_THREAD_VCPU] = "vcpu",
         [CVM_THREAD_UEVENT] = "uevent listener",
         [CVM_THREAD_PROBE] = "probe worker",
+        [CVM_THREAD_TIMER] = "apic timer",
 };
 
 const char *cvm_thread_class_name(enum cvm_thread_class cls)

@@ -28,6 +28,7 @@ enum cvm_thread_class {
 	CVM_THREAD_VCPU,     /* one per vCPU: KVM_RUN and exit handling */
 	CVM_THREAD_UEVENT,   /* host placement: the CPU hotplug uevent listener */
 	CVM_THREAD_PROBE,    /* host placement: the worker that probes CPUs with a throwaway VM */
+	CVM_THREAD_TIMER,    /* user irqchip with COREVM_APIC_TIMER=thread: the APIC timer thread */
 	CVM_THREAD_NCLASSES,
 };
 

@@ -352,9 +352,12 @@ int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *
 	pthread_mutex_init(&vm->gate_lock, NULL);
 	pthread_cond_init(&vm->gate_cond, NULL);
 	vm->gate_open = true;
-	e = __vm_create(vm, cfg, entry);
-	if (e == 0 && vm->seccomp && (e = cvm_seccomp_init()) < 0)
+	/* Before any corevm thread exists: an irqchip mode may start one in __vm_create. */
+	e = vm->seccomp ? cvm_seccomp_init() : 0;
+	if (e < 0)
 		cvm_err("seccomp", "installing the SIGSYS handler: %s", strerror(-e));
+	if (e == 0)
+		e = __vm_create(vm, cfg, entry);
 	if (e < 0) {
 		if (e == -ENOMEM)
 			cvm_err("vm", "creating the VM: out of memory");
