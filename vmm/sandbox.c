@@ -15,8 +15,13 @@
 #include "vmm/vm_internal.h"
 
 // clang-format off
-/* Every thread: how glibc's abort() kills the process, so that a bug still dies of SIGABRT. */
+/*
+ * Every thread: how glibc's abort() kills the process, so that a bug still dies
+ * of SIGABRT; and clock_gettime, which the vDSO answers without a system call
+ * except on hosts whose clock source it cannot read (then glibc falls back).
+ */
 #define ABORT_RULES \
+	CVM_SC_ALLOW("clock_gettime", "clocks, where the vDSO cannot read the host's clock source"), \
 	CVM_SC_ALLOW("getpid", "abort(): raise(SIGABRT)"), \
 	CVM_SC_ALLOW("gettid", "abort(): raise(SIGABRT)"), \
 	{"tgkill", {CVM_SC_MY_PID(0), CVM_SC_ARG(2, 0xffffffffu, SIGABRT)}, "abort(): raise(SIGABRT)"}, \
@@ -51,6 +56,7 @@ static const struct cvm_sc_rule vcpu_base[] = {
 };
 
 static const struct cvm_sc_rule vcpu_placement[] = {
+        CVM_SC_ALLOW("getcpu", "entry failures: the CPU it failed on (sched_getcpu without rseq)"),
         CVM_SC_ALLOW("sched_setaffinity", "re-placement: set the thread's own CPU set"),
         CVM_SC_ALLOW("sched_getaffinity", "re-placement: read the CPU set back to verify it"),
         CVM_SC_TGKILL_KICK("an entry failure re-places other vCPUs: kick them"),
@@ -120,6 +126,7 @@ static const struct cvm_sc_rule probe_base[] = {
         CVM_SC_ALLOW("close", "the probe VM's file descriptors"),
         CVM_SC_ALLOW("sched_setaffinity", "move to the CPU under test and back"),
         CVM_SC_ALLOW("sched_getaffinity", "the worker's CPU set, restored after the probe"),
+        CVM_SC_ALLOW("getcpu", "check it runs on the CPU under test (sched_getcpu without rseq)"),
         CVM_SC_ALLOW("futex", "probe queue, controller lock, mailboxes"),
         CVM_SC_WRITE_TO(CVM_SC_FD_STDERR, "one-line diagnostics"),
         CVM_SC_WRITE_TO(CVM_SC_FD_WAKE, "ask the main thread to re-place itself or end the VM"),
