@@ -17,7 +17,9 @@ const char cvm_run_usage[] =
         "\n"
         "  --cpus N              vCPUs (default 1; at most what KVM allows)\n"
         "  --mem SIZE            guest RAM, K/M/G/T suffixes (default 128M; 1M..1T, 4K multiple)\n"
-        "  --irqchip kernel      interrupt controllers: KVM's in-kernel ones (the default)\n"
+        "  --irqchip MODE        interrupt controllers: user (default: corevm's local APICs\n"
+        "                        and I/O APIC own INIT, SIPI, HLT), split (KVM's local\n"
+        "                        APICs, corevm's I/O APIC) or kernel (all in KVM)\n"
         "  --boot auto|multiboot|pvh\n"
         "                        boot protocol (default auto: PVH if the image has the note)\n"
         "  --cmdline STR         the guest's command line\n"
@@ -32,7 +34,8 @@ const char cvm_run_usage[] =
         "The serial port (0x3f8) is connected to stdout, and to stdin when that is a\n"
         "terminal or a pipe. Environment: COREVM_KVM_DEV overrides /dev/kvm;\n"
         "COREVM_UEVENT_FD=N reads CPU hotplug uevents from the datagram socket N\n"
-        "instead of the kernel's (for tests).\n"
+        "instead of the kernel's (for tests); COREVM_APIC_TIMER=vcpu|thread picks the\n"
+        "host clock of the user irqchip's APIC timers (docs/irqchip.md).\n"
         "\n"
         "Exit status: (V << 1) | 1 after a guest wrote V to the debug-exit port 0xf4;\n"
         "0 guest reported done, 2 usage, 4 failure (bad image, KVM error), 6 guest\n"
@@ -113,10 +116,15 @@ static int parse_one(int opt, char *arg, struct cvm_run_args *a, char *err, size
 		a->mem = v;
 		return 0;
 	case OPT_IRQCHIP:
-		if (strcmp(arg, "kernel"))
-			return fail(err, errlen, "--irqchip %s: unknown mode (supported: kernel)",
+		if (!strcmp(arg, "user"))
+			a->irqchip = CVM_IRQCHIP_USER;
+		else if (!strcmp(arg, "split"))
+			a->irqchip = CVM_IRQCHIP_SPLIT;
+		else if (!strcmp(arg, "kernel"))
+			a->irqchip = CVM_IRQCHIP_KERNEL;
+		else
+			return fail(err, errlen, "--irqchip %s: unknown mode (user, split, kernel)",
 			            arg);
-		a->irqchip = CVM_IRQCHIP_KERNEL;
 		return 0;
 	case OPT_BOOT:
 		if (!strcmp(arg, "auto"))
@@ -186,7 +194,7 @@ int cvm_run_parse_args(int argc, char **argv, struct cvm_run_args *a, char *err,
 	memset(a, 0, sizeof(*a));
 	a->cpus = CVM_RUN_DEFAULT_CPUS;
 	a->mem = CVM_RUN_DEFAULT_MEM;
-	a->irqchip = CVM_IRQCHIP_KERNEL;
+	a->irqchip = CVM_RUN_DEFAULT_IRQCHIP;
 	a->boot = CVM_BOOT_AUTO;
 	cvm_placement_opts_init(&a->place);
 	err[0] = 0;

@@ -13,11 +13,12 @@
 #include "loader/loader.h"
 #include "vmm/vm.h"
 
-#define CVM_RUN_DEFAULT_CPUS 1
-#define CVM_RUN_DEFAULT_MEM  (128ull << 20)
-#define CVM_RUN_MEM_MIN      (1ull << 20) /* the loader decides whether an image fits */
-#define CVM_RUN_MEM_MAX      (1ull << 40) /* 1 TiB: beyond this a --mem value is a typo */
-#define CVM_RUN_MAX_MODULES  16
+#define CVM_RUN_DEFAULT_CPUS    1
+#define CVM_RUN_DEFAULT_MEM     (128ull << 20)
+#define CVM_RUN_DEFAULT_IRQCHIP CVM_IRQCHIP_USER
+#define CVM_RUN_MEM_MIN         (1ull << 20) /* the loader decides whether an image fits */
+#define CVM_RUN_MEM_MAX         (1ull << 40) /* 1 TiB: beyond this a --mem value is a typo */
+#define CVM_RUN_MAX_MODULES     16
 
 struct cvm_run_module_arg {
 	const char *file;   /* points into argv */

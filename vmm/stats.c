@@ -99,6 +99,73 @@ static struct json_object *mp_state_json(int mp)
 	return json_object_new_string(buf);
 }
 
+static void add_kvm_or_null(struct json_object *o, const char *key, const struct cvm_vcpu_stats *s,
+                            enum cvm_kvm_stat k)
+{
+	if (s->kvm_found & (1u << k))
+		add_u64(o, key, s->kvm[k]);
+	else
+		json_object_object_add(o, key, NULL);
+}
+
+/*
+ * The lifecycle counters: the pure core's own when the irqchip runs it (user
+ * mode); otherwise what KVM's statistics say, and null (unknown, not zero)
+ * for everything KVM does not expose.
+ */
+static struct json_object *lifecycle_json(const struct cvm_vm *vm, const struct cvm_vcpu_stats *s)
+{
+	struct json_object *o = json_object_new_object();
+	bool own = vm->irqchip->owns_lifecycle;
+
+	json_object_object_add(o, "source", json_object_new_string(own ? "corevm" : "kvm"));
+	for (unsigned int k = 0; k < CVM_CTR_NR; k++) {
+		const char *name = cvm_counter_name(k);
+		if (own)
+			add_u64(o, name, s->lc.n[k]);
+		else if (k == CVM_CTR_HALTS)
+			add_kvm_or_null(o, name, s, CVM_KVM_STAT_HALT_EXITS);
+		else if (k == CVM_CTR_INTR_INJECTED)
+			add_kvm_or_null(o, name, s, CVM_KVM_STAT_IRQ_INJECTIONS);
+		else if (k == CVM_CTR_NMI_INJECTED)
+			add_kvm_or_null(o, name, s, CVM_KVM_STAT_NMI_INJECTIONS);
+		else
+			json_object_object_add(o, name, NULL);
+	}
+	if (own) {
+		add_u64(o, "wakeups",
+		        s->lc.n[CVM_CTR_WAKE_INTR] + s->lc.n[CVM_CTR_WAKE_NMI] +
+		                s->lc.n[CVM_CTR_WAKE_SMI] + s->lc.n[CVM_CTR_WAKE_INIT]);
+		add_u64(o, "ipis_sent", s->ipis);
+		add_u64(o, "ipis_received", s->ipis_received);
+		add_u64(o, "sleeps", s->sleeps);
+	} else {
+		add_kvm_or_null(o, "wakeups", s, CVM_KVM_STAT_HALT_WAKEUP);
+		json_object_object_add(o, "ipis_sent", NULL);
+		json_object_object_add(o, "ipis_received", NULL);
+		json_object_object_add(o, "sleeps", NULL);
+	}
+	return o;
+}
+
+/* What the user irqchip did for this vCPU besides the lifecycle. */
+static struct json_object *apic_json(const struct cvm_vcpu_stats *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "mmio", s->apic_mmio);
+	add_u64(o, "mmio_odd", s->apic_mmio_odd);
+	add_u64(o, "msr", s->apic_msr);
+	add_u64(o, "msr_gp", s->msr_gp);
+	add_u64(o, "smi_dropped", s->smi_dropped);
+	add_u64(o, "hlt_nmi_in_kvm", s->hlt_nmi_in_kvm);
+	struct json_object *late = json_object_new_array();
+	for (unsigned int i = 0; i < s->ntimer_late; i++)
+		json_object_array_add(late, json_object_new_uint64(s->timer_late_ns[i]));
+	json_object_object_add(o, "timer_late_ns", late);
+	return o;
+}
+
 static struct json_object *vcpu_json(const struct cvm_vm *vm, const struct cvm_vcpu *v)
 {
 	const struct cvm_vcpu_stats *s = &v->stats;
@@ -136,6 +203,9 @@ static struct json_object *vcpu_json(const struct cvm_vm *vm, const struct cvm_v
 		add_u64(states, cvm_vcpu_state_name(st), s->state_entries[st]);
 	json_object_object_add(o, "state_entries", states);
 	json_object_object_add(o, "mp_state_at_exit", mp_state_json(s->mp_state));
+	json_object_object_add(o, "lifecycle", lifecycle_json(vm, s));
+	if (vm->irqchip->owns_lifecycle)
+		json_object_object_add(o, "apic", apic_json(s));
 	json_object_object_add(o, "ucall", ucall_json(s));
 	return o;
 }
@@ -185,6 +255,8 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 	json_object_object_add(o, "seccomp", seccomp_json(vm));
 	if (vm->stats_hook)
 		vm->stats_hook(vm->stats_hook_ctx, o);
+	if (vm->irqchip->stats)
+		vm->irqchip->stats(vm, o);
 	json_object_object_add(root, "vm", o);
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		struct cvm_vcpu *v = &vm->vcpu[i];

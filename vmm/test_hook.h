@@ -5,12 +5,13 @@
  * test_hook.c); other builds link test_hook_off.c, where it does nothing. It
  * reads the environment, never guest input: no guest can reach it.
  *
- *   COREVM_TEST_FORBIDDEN_SYSCALL=vcpu[:N] | main | uevent | probe
+ *   COREVM_TEST_FORBIDDEN_SYSCALL=vcpu[:N] | main | uevent | probe | timer
  *
  * The named thread calls socket(AF_INET, SOCK_STREAM) (closing the socket if
  * that succeeds) right after its filter is in place: vCPU N (default 0) just
  * before its first guest entry, the main thread before it waits for the end,
- * host placement's threads when they start.
+ * host placement's threads and the user irqchip's APIC timer thread
+ * (COREVM_APIC_TIMER=thread) when they start.
  */
 #ifndef COREVM_VMM_TEST_HOOK_H
 #define COREVM_VMM_TEST_HOOK_H

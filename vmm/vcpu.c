@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "vmm/sandbox.h"
@@ -24,6 +26,8 @@ const char *cvm_vcpu_state_name(enum cvm_vcpu_state s)
 	return (unsigned int)s < CVM_VCPU_NSTATES ? state_names[s] : "?";
 }
 
+static pid_t process_id; /* for tgkill, set once before any vCPU thread starts */
+
 /* The kick signal: real-time, handled by a function that does nothing. */
 static int kick_signal(void)
 {
@@ -40,6 +44,7 @@ int cvm_vcpu_signals_init(void)
 	struct sigaction sa;
 	sigset_t set;
 
+	process_id = getpid();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kick_handler;
 	sigemptyset(&sa.sa_mask);
@@ -66,13 +71,21 @@ void cvm_mailbox_destroy(struct cvm_mailbox *mb)
 	pthread_mutex_destroy(&mb->lock);
 }
 
+/*
+ * tgkill on the thread's kernel id rather than pthread_kill: a vCPU that sends
+ * an IPI may kick a thread that has already ended and been joined (the VM is
+ * stopping); a stale id then gives ESRCH instead of touching freed memory.
+ */
 void cvm_vcpu_kick(struct cvm_vcpu *v)
 {
+	pid_t tid;
+
 	if (v->run)
 		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELAXED);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (v->thread_started)
-		pthread_kill(v->thread, kick_signal());
+	tid = atomic_load(&v->tid);
+	if (tid > 0)
+		syscall(SYS_tgkill, process_id, tid, kick_signal());
 }
 
 uint64_t cvm_vcpu_post(struct cvm_vcpu *v, unsigned int req)
@@ -90,8 +103,11 @@ uint64_t cvm_vcpu_post(struct cvm_vcpu *v, unsigned int req)
 		atomic_fetch_or(&mb->pending, req);
 	pthread_cond_broadcast(&mb->cond); /* wakes the vCPU if it is BLOCKED */
 	pthread_mutex_unlock(&mb->lock);
-	if (!closed)
+	if (!closed) {
 		cvm_vcpu_kick(v);
+		if (v->vm && v->vm->irqchip->wake)
+			v->vm->irqchip->wake(v);
+	}
 	return ticket;
 }
 
@@ -108,10 +124,11 @@ int cvm_vcpu_wait_answer(struct cvm_vcpu *v, uint64_t ticket, const struct times
 	return r;
 }
 
+/* seq_cst: a waker stores its event, then reads the state; the vCPU stores the state, then reads its events. */
 static void set_state(struct cvm_vcpu *v, enum cvm_vcpu_state s)
 {
 	v->stats.state_entries[s]++;
-	atomic_store_explicit(&v->state, s, memory_order_release);
+	atomic_store_explicit(&v->state, s, memory_order_seq_cst);
 }
 
 static enum cvm_vcpu_state get_state(struct cvm_vcpu *v)
@@ -151,6 +168,11 @@ static void eat_kick_signals(void)
 		;
 }
 
+int cvm_vcpu_kick_signal(void)
+{
+	return kick_signal();
+}
+
 /* RUNNING: check the mailbox, then enter the guest until an exit that needs corevm. */
 static void state_running(struct cvm_vcpu *v)
 {
@@ -174,16 +196,27 @@ static void state_running(struct cvm_vcpu *v)
 		set_state(v, CVM_VCPU_EXITING); /* the VM is ending: do not wait for STOP */
 		return;
 	}
-	if (v->vm->irqchip->pre_entry)
-		v->vm->irqchip->pre_entry(v);
+	if (v->vm->irqchip->pre_entry) {
+		switch (v->vm->irqchip->pre_entry(v)) {
+		case CVM_VACT_BLOCK:
+			set_state(v, CVM_VCPU_BLOCKED);
+			return;
+		case CVM_VACT_STOP:
+			set_state(v, CVM_VCPU_EXITING);
+			return;
+		default:
+			break;
+		}
+	}
 	r = ioctl(v->fd, KVM_RUN, NULL);
 	if (r == 0) {
 		set_state(v, CVM_VCPU_IN_VMM);
 		return;
 	}
 	switch (errno) {
-	case EINTR: /* kicked (immediate_exit or the signal) */
+	case EINTR: /* kicked (immediate_exit or the signal): the irqchip looks again */
 		v->stats.eintr++;
+		v->reeval = true;
 		eat_kick_signals();
 		return;
 	case EAGAIN: /* an UNINITIALIZED AP received INIT: run again */
@@ -223,12 +256,21 @@ static void state_in_vmm(struct cvm_vcpu *v)
 	}
 }
 
-/* BLOCKED: sleep on the mailbox until WAKE or STOP (user-mode irqchips' HLT). */
+/*
+ * BLOCKED: the irqchip's sleep (HLT, wait-for-SIPI) until an event or a request;
+ * without a block hook, sleep on the mailbox until WAKE or STOP.
+ */
 static void state_blocked(struct cvm_vcpu *v)
 {
 	struct cvm_mailbox *mb = &v->mbox;
 	unsigned int req;
 
+	if (v->vm->irqchip->block) {
+		enum cvm_vcpu_action a = v->vm->irqchip->block(v);
+		v->reeval = true;
+		set_state(v, a == CVM_VACT_STOP ? CVM_VCPU_EXITING : CVM_VCPU_RUNNING);
+		return;
+	}
 	pthread_mutex_lock(&mb->lock);
 	while (atomic_load(&mb->pending) == 0)
 		pthread_cond_wait(&mb->cond, &mb->lock);
@@ -249,6 +291,8 @@ static void state_exiting(struct cvm_vcpu *v)
 
 	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0)
 		v->stats.mp_state = (int)mp.mp_state;
+	if (v->vm->irqchip->thread_exit)
+		v->vm->irqchip->thread_exit(v); /* may override the MP state with its own */
 	pthread_mutex_lock(&mb->lock);
 	atomic_store(&mb->pending, 0);
 	mb->answered = mb->posted;
@@ -261,9 +305,26 @@ static void state_exiting(struct cvm_vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct cvm_vcpu *v = arg;
-	/* Its own CPU set first, from inside the thread (host placement), then its filter. */
-	bool ok = cvm_vcpu_place(v);
+	bool ok;
 
+	atomic_store(&v->tid, gettid());
+	/*
+	 * Its own CPU set first, from inside the thread (host placement); then the
+	 * irqchip's per-thread set-up (it may create what the filter then forbids,
+	 * e.g. the POSIX timer); then its filter (docs/seccomp.md).
+	 */
+	ok = cvm_vcpu_place(v);
+	if (ok && v->vm->irqchip->thread_init) {
+		int e = v->vm->irqchip->thread_init(v);
+		if (e < 0) {
+			char why[64];
+			cvm_err("vcpu", "setting up the thread of vcpu %u (irqchip %s): %s",
+			        v->index, v->vm->irqchip->name, strerror(-e));
+			snprintf(why, sizeof(why), "thread set-up failed on vcpu %u", v->index);
+			cvm_vm_request_end(v->vm, CVM_EXIT_FAILURE, why);
+			ok = false;
+		}
+	}
 	if (ok && cvm_vm_sandbox_thread(v->vm, CVM_THREAD_VCPU, v) < 0) {
 		cvm_vm_request_end(v->vm, CVM_EXIT_FAILURE, "seccomp failed");
 		ok = false;

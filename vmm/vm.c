@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "core/apic_bus.h"
 #include "vmm/cpuid.h"
 #include "vmm/seccomp_filter.h"
 #include "vmm/vm_internal.h"
@@ -31,6 +32,38 @@ static const struct {
         {KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
         {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
 };
+
+const char *cvm_irqchip_mode_name(enum cvm_irqchip_mode m)
+{
+	switch (m) {
+	case CVM_IRQCHIP_KERNEL:
+		return "kernel";
+	case CVM_IRQCHIP_SPLIT:
+		return "split";
+	case CVM_IRQCHIP_USER:
+		return "user";
+	}
+	return "?";
+}
+
+static const struct cvm_irqchip_ops *irqchip_ops(enum cvm_irqchip_mode m)
+{
+	switch (m) {
+	case CVM_IRQCHIP_SPLIT:
+		return &cvm_irqchip_split_ops;
+	case CVM_IRQCHIP_USER:
+		return &cvm_irqchip_user_ops;
+	default:
+		return &cvm_irqchip_kernel_ops;
+	}
+}
+
+int cvm_kvm_ioctl(int fd, unsigned long req, void *arg)
+{
+	int r = ioctl(fd, req, arg);
+
+	return r < 0 ? -errno : r;
+}
 
 static int xioctl(int fd, unsigned long req, void *arg)
 {
@@ -304,10 +337,16 @@ static int __vm_create(struct cvm_vm *vm, const struct cvm_vm_config *cfg,
 	if (e < 0)
 		return e;
 	e = vm->irqchip->create(vm);
-	if (e < 0) {
+	if (e == -E2BIG)
+		cvm_err("kvm", "--cpus %u: the %s irqchip handles at most %u vCPUs", vm->ncpus,
+		        vm->irqchip->name, CVM_APIC_MAX_VCPUS);
+	else if (e == -ENOTSUP)
+		cvm_err("kvm", "the %s irqchip needs a capability this KVM lacks (docs/irqchip.md)",
+		        vm->irqchip->name);
+	else if (e < 0)
 		cvm_err("kvm", "creating the %s irqchip: %s", vm->irqchip->name, strerror(-e));
+	if (e < 0)
 		return e;
-	}
 	vm->vcpu = calloc(vm->ncpus, sizeof(*vm->vcpu));
 	if (!vm->vcpu)
 		return -ENOMEM;
@@ -340,7 +379,8 @@ int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *
 	vm->ncpus = cfg->ncpus;
 	vm->gmem = *cfg->gmem;
 	vm->boot_name = cfg->boot_name;
-	vm->irqchip = &cvm_irqchip_kernel_ops;
+	vm->irqchip = irqchip_ops(cfg->irqchip);
+	vm->ioctl = cvm_kvm_ioctl;
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	atomic_init(&vm->end_status, -1);
 	atomic_init(&vm->end_claimed, 0);
@@ -420,6 +460,8 @@ void cvm_vm_destroy(struct cvm_vm *vm)
 		if (v->vm)
 			cvm_mailbox_destroy(&v->mbox);
 	}
+	if (vm->irqchip && vm->irqchip->destroy)
+		vm->irqchip->destroy(vm);
 	free(vm->vcpu);
 	if (vm->wake_fd >= 0)
 		close(vm->wake_fd);

@@ -24,7 +24,12 @@
 
 enum cvm_irqchip_mode {
 	CVM_IRQCHIP_KERNEL = 0, /* KVM's in-kernel local APICs, I/O APIC and PIC */
+	CVM_IRQCHIP_SPLIT,      /* KVM's local APICs, corevm's I/O APIC (KVM_CAP_SPLIT_IRQCHIP) */
+	CVM_IRQCHIP_USER,       /* corevm's local APICs and I/O APIC: corevm owns INIT, SIPI, HLT */
 };
+
+/* "kernel", "split", "user". */
+const char *cvm_irqchip_mode_name(enum cvm_irqchip_mode m);
 
 /* ---- guest RAM ---- */
 

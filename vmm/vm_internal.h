@@ -11,9 +11,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "arch/x86/guest_abi.h"
+#include "core/counters.h"
 #include "vmm/irqchip.h"
 #include "vmm/kvm_stats.h"
 #include "vmm/seccomp_filter.h"
@@ -22,20 +24,23 @@
 /*
  * The vCPU thread's states (one function per state in vcpu.c):
  *
- *   CREATED --thread starts--> RUNNING <--------------------+
- *                                |  |                       |
- *                  KVM_RUN exit  |  | STOP request          | exit handled
- *                                v  |                       |
- *                             IN_VMM ----------------------+
- *                                |  \--CVM_VACT_BLOCK--> BLOCKED --WAKE--> RUNNING
- *                 CVM_VACT_STOP   |                        |
- *                                v                        | STOP request
- *                             EXITING <-------------------+
- *                                |  (records MP state, answers the mailbox)
- *                                v
- *                              DONE
+ *   CREATED --thread starts--> RUNNING <----------------------------+
+ *                               |  |  \                             |
+ *                  KVM_RUN exit |  |   \ pre_entry: BLOCK           | exit handled,
+ *                               v  |    v                           | or woken
+ *                            IN_VMM |  BLOCKED ---------------------+
+ *                               |  \--|--CVM_VACT_BLOCK--> BLOCKED
+ *                 CVM_VACT_STOP |    | STOP request (from RUNNING or BLOCKED)
+ *                               v    v
+ *                              EXITING  (records MP state and counters, answers the mailbox)
+ *                                 |
+ *                                 v
+ *                               DONE
  *
  * Only the vCPU's own thread changes its state, and never in a signal handler.
+ * Other threads read it (seq_cst) to decide whether a kick is needed: a vCPU
+ * IN_VMM looks at its events before it enters or sleeps again; RUNNING and
+ * BLOCKED need the kick (docs/irqchip.md, "wake and kick").
  */
 enum cvm_vcpu_state {
 	CVM_VCPU_CREATED = 0,
@@ -72,6 +77,7 @@ struct cvm_mailbox {
 #define CVM_VCPU_REPORTS_KEPT  32  /* ucall reports kept per vCPU (all are counted) */
 #define CVM_MMIO_PAGES_TRACKED 64  /* distinct unhandled MMIO pages counted per VM */
 #define CVM_GUEST_PRINTS_MAX   256 /* guest PRINT ucalls printed on stderr per VM */
+#define CVM_VCPU_TIMER_SAMPLES 64  /* local APIC timer lateness samples kept per vCPU */
 
 struct cvm_ucall_report {
 	uint64_t stage;
@@ -93,6 +99,19 @@ struct cvm_vcpu_stats {
 	uint64_t state_entries[CVM_VCPU_NSTATES];
 	uint64_t halts; /* HLT seen by corevm (irqchips with sees_halts only) */
 	uint64_t ipis;  /* IPIs sent (irqchips with sees_halts only) */
+	/* Irqchips that own the lifecycle (owns_lifecycle), copied at thread exit. */
+	struct cvm_counters lc;  /* the pure core's per-vCPU counters */
+	uint64_t ipis_received;  /* IPI messages that reached this vCPU (any outcome) */
+	uint64_t sleeps;         /* times the thread slept in the BLOCKED state */
+	uint64_t apic_mmio;      /* xAPIC page accesses handled */
+	uint64_t apic_msr;       /* x2APIC, APIC_BASE and TSC_DEADLINE MSR accesses handled */
+	uint64_t msr_gp;         /* MSR accesses answered with #GP */
+	uint64_t smi_dropped;    /* SMIs not delivered: no SMM with this KVM (docs/irqchip.md) */
+	uint64_t apic_mmio_odd;  /* xAPIC page accesses of another size or alignment (ignored) */
+	uint64_t hlt_nmi_in_kvm; /* HLTs ended at once: KVM still held an NMI corevm had given it */
+	unsigned int ntimer_late; /* samples in timer_late_ns */
+	uint32_t timer_late_ns
+	        [CVM_VCPU_TIMER_SAMPLES]; /* deadline -> expiry by the vCPU, first ones */
 	uint64_t ucall_reports, ucall_asserts, ucall_prints, ucall_done, ucall_bad;
 	unsigned int nreports_kept;
 	struct cvm_ucall_report report[CVM_VCPU_REPORTS_KEPT];
@@ -112,8 +131,18 @@ struct cvm_vcpu {
 	atomic_int state; /* enum cvm_vcpu_state; written by the vCPU thread only */
 	struct cvm_mailbox mbox;
 	void *irqchip_data; /* per-vCPU state of the irqchip mode */
+	atomic_int tid;     /* the vCPU thread's kernel id, set by the thread (0 before) */
+	bool reeval;        /* vCPU thread only: kicked or woken, the irqchip must look again */
 	struct cvm_vcpu_stats stats;
 };
+
+/*
+ * KVM ioctls the irqchip modes issue on the exit path (KVM_INTERRUPT, KVM_NMI,
+ * register and MSR access, KVM_SIGNAL_MSI...) go through vm->ioctl so that unit
+ * tests can record them. Returns the ioctl's result or -errno.
+ */
+typedef int (*cvm_ioctl_fn)(int fd, unsigned long req, void *arg);
+int cvm_kvm_ioctl(int fd, unsigned long req, void *arg);
 
 struct cvm_mmio_page {
 	uint64_t page; /* guest-physical address >> 12 */
@@ -148,6 +177,7 @@ struct cvm_vm {
 	const char *boot_name;
 	const struct cvm_irqchip_ops *irqchip;
 	void *irqchip_data;
+	cvm_ioctl_fn ioctl;    /* cvm_kvm_ioctl, or a test's recorder */
 	struct cvm_vcpu *vcpu; /* [ncpus] */
 	size_t run_size;
 
@@ -200,8 +230,10 @@ int cvm_vcpu_start(struct cvm_vcpu *vcpu);
 uint64_t cvm_vcpu_post(struct cvm_vcpu *vcpu, unsigned int req);
 /* Waits until `ticket` is answered or the absolute CLOCK_REALTIME deadline passes: 0 or -ETIMEDOUT. */
 int cvm_vcpu_wait_answer(struct cvm_vcpu *vcpu, uint64_t ticket, const struct timespec *deadline);
-/* Kicks the vCPU out of KVM_RUN: immediate_exit, a fence, then the kick signal. */
+/* Kicks the vCPU out of KVM_RUN: immediate_exit, a fence, then the kick signal. Any thread. */
 void cvm_vcpu_kick(struct cvm_vcpu *vcpu);
+/* The kick signal (per-thread host timers send it too). */
+int cvm_vcpu_kick_signal(void);
 /* Once per process, before any vCPU thread starts: kick-signal handler and masks. */
 int cvm_vcpu_signals_init(void);
 void cvm_mailbox_init(struct cvm_mailbox *mb);

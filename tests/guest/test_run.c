@@ -3,7 +3,9 @@
  * binary and checks its exit status, output and statistics. Bad-input cases
  * need no KVM; the others skip (77) without a usable /dev/kvm.
  *
- * usage: test_run CASE COREVM GUEST_DIR
+ * usage: test_run CASE COREVM GUEST_DIR [IRQCHIP]
+ * With IRQCHIP (user, split, kernel) every corevm run gets --irqchip IRQCHIP,
+ * and the case skips (77) if the host's KVM cannot offer that mode.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -137,7 +139,7 @@ static int case_usage_errors(void)
 	        {ARGS("--timeout", "10", img), "--timeout", "10"},
 	        {ARGS("--timeout", "soon", img), "--timeout", "soon"},
 	        {ARGS("--boot", "linux", img), "--boot", "linux"},
-	        {ARGS("--irqchip", "user", img), "--irqchip", "user"},
+	        {ARGS("--irqchip", "pic", img), "--irqchip", "pic"},
 	        {ARGS("--frobnicate", img), "--frobnicate", NULL},
 	        {ARGS("--cpus"), "--cpus", NULL},
 	        {ARGS("--cpus", "2"), "IMAGE", NULL},
@@ -466,6 +468,54 @@ static int case_timeout(void)
 	}
 	struct json_object *mp = h_get(r.stats, "vcpus.1.mp_state_at_exit", json_type_string);
 	CHECK(mp && !strcmp(json_object_get_string(mp), "uninitialized"), "AP 1 not uninitialized");
+	h_result_free(&r);
+	return 0;
+}
+
+/* Writes 'H' to the UART, then halts with interrupts off: nothing can ever wake it. */
+static const uint8_t code_halt_forever[] = {
+        0x66, 0xba, 0xf8, 0x03, /* mov dx, 0x3f8 */
+        0xb0, 0x48,             /* mov al, 'H' */
+        0xee,                   /* out dx, al */
+        0xfa,                   /* cli */
+        0xf4,                   /* 1: hlt */
+        0xeb, 0xfd,             /* jmp 1b */
+};
+
+/*
+ * Every vCPU halted with interrupts off or waiting for SIPI: corevm's own irqchip
+ * sees it and ends the VM at once (status 12, cause "deadlock"); with KVM's local
+ * APICs corevm cannot see it and --timeout ends the VM.
+ */
+static int case_halt_forever(void)
+{
+	struct cvm_result r;
+	bool user = !h_irqchip || !strcmp(h_irqchip, "user");
+	int rc = run_code("halt.elf", code_halt_forever, sizeof(code_halt_forever),
+	                  ARGS("--timeout", user ? "120s" : "1s", "--cpus", "2", "--mem", "4M"),
+	                  (struct cvm_run_spec){0}, &r);
+	struct json_object *cause;
+
+	if (rc)
+		return rc;
+	CHECK(r.outlen == 1 && r.out[0] == 'H', "stdout '%s'", r.out);
+	CHECK(h_lines(r.err) == 1, "want one line on stderr, got %u", h_lines(r.err));
+	cause = h_get(r.stats, "vm.exit_cause", json_type_string);
+	if (user) {
+		CHECK(r.status == CVM_EXIT_GUEST_ERROR, "status %d, want %d", r.status,
+		      CVM_EXIT_GUEST_ERROR);
+		CHECK(strstr(r.err, "deadlock"), "stderr does not say deadlock");
+		CHECK(cause && !strcmp(json_object_get_string(cause), "deadlock"), "exit_cause");
+		CHECK(h_int(r.stats, "vcpus.0.lifecycle.halts") == 1, "one HLT seen");
+		struct json_object *mp =
+		        h_get(r.stats, "vcpus.0.mp_state_at_exit", json_type_string);
+		CHECK(mp && !strcmp(json_object_get_string(mp), "halted"), "vCPU 0 not halted");
+	} else {
+		CHECK(r.status == CVM_EXIT_TIMEOUT, "status %d, want %d", r.status,
+		      CVM_EXIT_TIMEOUT);
+		CHECK(cause && !strcmp(json_object_get_string(cause), "timeout"), "exit_cause");
+	}
+	CHECK(h_int(r.stats, "vm.threads_stuck") == 0, "threads_stuck");
 	h_result_free(&r);
 	return 0;
 }
@@ -1167,6 +1217,7 @@ static const struct h_case cases[] = {
         {"unclaimed_ports", case_unclaimed_ports},
         {"sigterm_stops_the_vm", case_sigterm_stops_the_vm},
         {"timeout", case_timeout},
+        {"halt_forever", case_halt_forever},
         {"smp_1", case_smp_1},
         {"smp_2", case_smp_2},
         {"smp_4", case_smp_4},

@@ -36,7 +36,7 @@ static void test_defaults(void **state)
 	assert_int_equal(PARSE(&a, err, "guest.elf"), 0);
 	assert_int_equal(a.cpus, 1);
 	assert_int_equal(a.mem, 128ull << 20);
-	assert_int_equal(a.irqchip, CVM_IRQCHIP_KERNEL);
+	assert_int_equal(a.irqchip, CVM_IRQCHIP_USER);
 	assert_int_equal(a.boot, CVM_BOOT_AUTO);
 	assert_null(a.cmdline);
 	assert_int_equal(a.nmodules, 0);
@@ -57,6 +57,7 @@ static void test_every_option(void **state)
 	                 0);
 	assert_int_equal(a.cpus, 255);
 	assert_int_equal(a.mem, 256ull << 20);
+	assert_int_equal(a.irqchip, CVM_IRQCHIP_KERNEL);
 	assert_string_equal(a.cmdline, "a b=c");
 	assert_int_equal(a.nmodules, 2);
 	assert_string_equal(a.module[0].file, "m1.bin");
@@ -75,6 +76,19 @@ static void test_every_option(void **state)
 	assert_int_equal(PARSE(&a, err, "--mem", "65536K", "--cpus", "0x10", "img"), 0);
 	assert_int_equal(a.mem, 64ull << 20);
 	assert_int_equal(a.cpus, 16);
+}
+
+static void test_irqchip_modes(void **state)
+{
+	struct cvm_run_args a;
+	char err[160];
+
+	assert_int_equal(PARSE(&a, err, "--irqchip", "user", "img"), 0);
+	assert_int_equal(a.irqchip, CVM_IRQCHIP_USER);
+	assert_int_equal(PARSE(&a, err, "--irqchip=split", "img"), 0);
+	assert_int_equal(a.irqchip, CVM_IRQCHIP_SPLIT);
+	assert_int_equal(PARSE(&a, err, "--irqchip", "split", "--irqchip", "kernel", "img"), 0);
+	assert_int_equal(a.irqchip, CVM_IRQCHIP_KERNEL); /* the last one wins */
 }
 
 static void test_help(void **state)
@@ -117,7 +131,9 @@ static void test_refusals(void **state)
 	REFUSED("--mem 2T", "--mem", "2T", "img");
 	REFUSED("--mem 99999999999G", "--mem", "99999999999G", "img");
 	REFUSED("--mem 1000001", "--mem", "1000001", "img");
-	REFUSED("--irqchip user", "--irqchip", "user", "img");
+	REFUSED("--irqchip pic", "--irqchip", "pic", "img");
+	REFUSED("--irqchip USER", "--irqchip", "USER", "img");
+	REFUSED("--irqchip ", "--irqchip", "", "img");
 	REFUSED("--boot linux", "--boot", "linux", "img");
 	REFUSED("--timeout 10", "--timeout", "10", "img");
 	REFUSED("--timeout 5 minutes", "--timeout", "5 minutes", "img");
@@ -138,9 +154,8 @@ static void test_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_defaults),
-	        cmocka_unit_test(test_every_option),
-	        cmocka_unit_test(test_help),
+	        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_every_option),
+	        cmocka_unit_test(test_irqchip_modes), cmocka_unit_test(test_help),
 	        cmocka_unit_test(test_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
