@@ -45,5 +45,5 @@ const struct cvm_irqchip_ops cvm_irqchip_kernel_ops = {
         .set_irq = kernel_set_irq,
         .sees_halts = false,
         .owns_lifecycle = false,
-        .seccomp = {[CVM_THREAD_MAIN] = &set_irq_list, [CVM_THREAD_VCPU] = &set_irq_list},
+        .seccomp = {{CVM_THREAD_MAIN, &set_irq_list, NULL}, {CVM_THREAD_VCPU, &set_irq_list, NULL}},
 };

@@ -155,18 +155,23 @@ const struct cvm_seccomp_list *cvm_sandbox_list(enum cvm_thread_class cls,
 
 int cvm_vm_sandbox_thread(struct cvm_vm *vm, enum cvm_thread_class cls, const struct cvm_vcpu *v)
 {
-	const struct cvm_seccomp_list *l[CVM_SANDBOX_NGROUPS];
+	/* One slot per group, the irqchip's taking as many as it has. */
+	const struct cvm_seccomp_list *l[CVM_SANDBOX_NGROUPS - 1 + CVM_IRQCHIP_SC_GROUPS];
+	unsigned int n = 0;
 	struct cvm_seccomp_env env;
 	char who[32];
-	int e;
+	int e, rules, calls;
 
 	if (!vm->seccomp)
 		return 0;
-	l[CVM_SANDBOX_BASE] = cvm_sandbox_list(cls, CVM_SANDBOX_BASE);
-	l[CVM_SANDBOX_PLACEMENT] =
-	        vm->placement ? cvm_sandbox_list(cls, CVM_SANDBOX_PLACEMENT) : NULL;
-	l[CVM_SANDBOX_IRQCHIP] = vm->irqchip->seccomp[cls];
-	l[CVM_SANDBOX_RUNTIME] = cvm_sandbox_runtime_list(cls);
+	l[n++] = cvm_sandbox_list(cls, CVM_SANDBOX_BASE);
+	l[n++] = vm->placement ? cvm_sandbox_list(cls, CVM_SANDBOX_PLACEMENT) : NULL;
+	for (unsigned int g = 0; g < CVM_IRQCHIP_SC_GROUPS; g++) {
+		const struct cvm_irqchip_sc_group *ig = &vm->irqchip->seccomp[g];
+		if (ig->list && ig->cls == cls && (!ig->wanted || ig->wanted(vm)))
+			l[n++] = ig->list;
+	}
+	l[n++] = cvm_sandbox_runtime_list(cls);
 	cvm_seccomp_env_init(&env);
 	env.fd[CVM_SC_FD_WAKE] = vm->wake_fd;
 	env.fd[CVM_SC_FD_SIGNAL] = vm->signal_fd;
@@ -178,14 +183,19 @@ int cvm_vm_sandbox_thread(struct cvm_vm *vm, enum cvm_thread_class cls, const st
 	} else {
 		snprintf(who, sizeof(who), "the %s thread", cvm_thread_class_name(cls));
 	}
-	e = __cvm_seccomp_install(l, CVM_SANDBOX_NGROUPS, &env, who);
+	/*
+	 * Counted before the filter is in: counting builds a libseccomp context
+	 * (malloc, getpid) that the thread's own filter need not allow.
+	 */
+	rules = cvm_seccomp_count(l, n, &env);
+	calls = cvm_seccomp_count_syscalls(l, n);
+	e = __cvm_seccomp_install(l, n, &env, who);
 	if (e < 0) {
 		cvm_err("seccomp", "installing the %s filter on %s: %s", cvm_thread_class_name(cls),
 		        who, strerror(-e));
 		return e;
 	}
-	atomic_store(&vm->seccomp_rules[cls], cvm_seccomp_count(l, CVM_SANDBOX_NGROUPS, &env));
-	atomic_store(&vm->seccomp_syscalls[cls],
-	             cvm_seccomp_count_syscalls(l, CVM_SANDBOX_NGROUPS));
+	atomic_store(&vm->seccomp_rules[cls], rules);
+	atomic_store(&vm->seccomp_syscalls[cls], calls);
 	return 0;
 }

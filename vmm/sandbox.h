@@ -16,8 +16,8 @@ struct cvm_vcpu;
 enum cvm_sandbox_group {
 	CVM_SANDBOX_BASE = 0,  /* always */
 	CVM_SANDBOX_PLACEMENT, /* with host placement (--placement and friends) */
-	CVM_SANDBOX_IRQCHIP,   /* the irqchip mode's (struct cvm_irqchip_ops.seccomp) */
-	CVM_SANDBOX_RUNTIME,   /* the sanitizer runtime's (empty in normal builds) */
+	CVM_SANDBOX_IRQCHIP, /* the irqchip mode's that this VM wants (struct cvm_irqchip_ops.seccomp) */
+	CVM_SANDBOX_RUNTIME, /* the sanitizer runtime's (empty in normal builds) */
 	CVM_SANDBOX_NGROUPS,
 };
 
@@ -30,7 +30,8 @@ const struct cvm_seccomp_list *cvm_sandbox_runtime_list(enum cvm_thread_class cl
 
 /*
  * Installs the filter of class `cls` on the calling thread for `vm`: its groups
- * for this VM (placement when vm->placement, vm->irqchip's), with `v`'s fd for
+ * for this VM (placement when vm->placement, those of vm->irqchip's groups for
+ * `cls` that this VM wants), with `v`'s fd for
  * a vCPU thread (else NULL). Does nothing when the VM runs without seccomp.
  * Reports a failure with one line and returns -errno; the caller ends the VM.
  * Records the class's rule count for the statistics.

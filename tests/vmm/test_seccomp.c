@@ -30,20 +30,40 @@
 
 static const char *doc_path;
 
-/* The lists a class gets with placement and the kernel irqchip (the widest normal-build set). */
+static const struct cvm_irqchip_ops *const modes[] = {
+        &cvm_irqchip_kernel_ops, &cvm_irqchip_split_ops, &cvm_irqchip_user_ops};
+#define NMODES  (sizeof(modes) / sizeof(modes[0]))
+#define MAXLIST (2 + NMODES * CVM_IRQCHIP_SC_GROUPS)
+
+/* Every group of `mode` for `cls`, wanted or not, into l; returns how many. */
+static unsigned int irqchip_lists(const struct cvm_irqchip_ops *mode, enum cvm_thread_class cls,
+                                  const struct cvm_seccomp_list **l)
+{
+	unsigned int n = 0;
+
+	for (unsigned int g = 0; g < CVM_IRQCHIP_SC_GROUPS; g++)
+		if (mode->seccomp[g].list && mode->seccomp[g].cls == cls)
+			l[n++] = mode->seccomp[g].list;
+	return n;
+}
+
+/* The widest set a class can get in a normal build: base, placement, every mode's groups. */
 static unsigned int class_lists(enum cvm_thread_class cls, const struct cvm_seccomp_list **l)
 {
-	l[0] = cvm_sandbox_list(cls, CVM_SANDBOX_BASE);
-	l[1] = cvm_sandbox_list(cls, CVM_SANDBOX_PLACEMENT);
-	l[2] = cvm_irqchip_kernel_ops.seccomp[cls];
-	return 3;
+	unsigned int n = 0;
+
+	l[n++] = cvm_sandbox_list(cls, CVM_SANDBOX_BASE);
+	l[n++] = cvm_sandbox_list(cls, CVM_SANDBOX_PLACEMENT);
+	for (unsigned int m = 0; m < NMODES; m++)
+		n += irqchip_lists(modes[m], cls, l + n);
+	return n;
 }
 
 static void test_lists_build(void **state)
 {
 	(void)state;
 	for (int c = 0; c < CVM_THREAD_NCLASSES; c++) {
-		const struct cvm_seccomp_list *l[3];
+		const struct cvm_seccomp_list *l[MAXLIST];
 		struct cvm_seccomp_env env;
 		unsigned int n = class_lists(c, l);
 		int rules, calls;
@@ -53,7 +73,8 @@ static void test_lists_build(void **state)
 			env.fd[f] = 100 + (int)f; /* every fd known: every rule counts */
 		rules = cvm_seccomp_count(l, n, &env);
 		calls = cvm_seccomp_count_syscalls(l, n);
-		printf("class %-16s %2d system calls, %2d rules (base + placement + irqchip kernel)\n",
+		printf("class %-16s %2d system calls, %2d rules (base + placement + every irqchip "
+		       "group)\n",
 		       cvm_thread_class_name(c), calls, rules);
 		assert_true(calls > 0);
 		assert_true(rules >= calls);
@@ -68,14 +89,35 @@ static void test_lists_build(void **state)
 				assert_string_not_equal(name, "ptrace");
 				assert_string_not_equal(name, "socket");
 				assert_string_not_equal(name, "open");
+				assert_string_not_equal(name, "timer_create");
 				assert_true(l[k]->rules[i].why && l[k]->rules[i].why[0]);
 			}
 	}
-	/* The vCPU class: no unrestricted ioctl or write. */
-	const struct cvm_seccomp_list *l = cvm_sandbox_list(CVM_THREAD_VCPU, CVM_SANDBOX_BASE);
-	for (size_t i = 0; i < l->n; i++)
-		if (!strcmp(l->rules[i].name, "ioctl") || !strcmp(l->rules[i].name, "write"))
-			assert_int_equal(l->rules[i].args[0].cmp, CVM_SC_FD);
+	/* The vCPU class, irqchip groups included: no unrestricted ioctl or write. */
+	const struct cvm_seccomp_list *l[MAXLIST];
+	unsigned int n = class_lists(CVM_THREAD_VCPU, l);
+	for (unsigned int k = 0; k < n; k++)
+		for (size_t i = 0; l[k] && i < l[k]->n; i++)
+			if (!strcmp(l[k]->rules[i].name, "ioctl") ||
+			    !strcmp(l[k]->rules[i].name, "write"))
+				assert_int_equal(l[k]->rules[i].args[0].cmp, CVM_SC_FD);
+}
+
+/* The irqchip groups: entries up to the first without a list, each naming a class and a call. */
+static void test_irqchip_groups(void **state)
+{
+	(void)state;
+	for (unsigned int m = 0; m < NMODES; m++) {
+		unsigned int g = 0;
+		while (g < CVM_IRQCHIP_SC_GROUPS && modes[m]->seccomp[g].list) {
+			assert_true(modes[m]->seccomp[g].cls < CVM_THREAD_NCLASSES);
+			assert_true(modes[m]->seccomp[g].list->n > 0);
+			g++;
+		}
+		/* Nothing after the end of the table. */
+		for (; g < CVM_IRQCHIP_SC_GROUPS; g++)
+			assert_null(modes[m]->seccomp[g].list);
+	}
 }
 
 static char *slurp(const char *path)
@@ -94,33 +136,64 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-/* docs/seccomp.md has a section "### <class>" naming each allowed call as `name`. */
+/* The text of docs/seccomp.md from heading `head` up to the next heading of that level. */
+static char *section(char *doc, const char *head, char **end)
+{
+	char *start = strstr(doc, head);
+	const char *level = head[2] == '#' && head[3] == '#' ? "\n### " : "\n## ";
+
+	if (!start)
+		fail_msg("docs/seccomp.md has no section '%s'", head + 1);
+	start += strlen(head);
+	*end = strstr(start, level);
+	if (!*end)
+		*end = start + strlen(start);
+	return start;
+}
+
+/* Every call of the lists in `l` is named as `name` in the doc between start and end. */
+static void names_every_call(const struct cvm_seccomp_list *const *l, unsigned int n,
+                             const char *start, const char *end, const char *where)
+{
+	char word[64];
+
+	for (unsigned int k = 0; k < n; k++)
+		for (size_t i = 0; l[k] && i < l[k]->n; i++) {
+			snprintf(word, sizeof(word), "`%s`", l[k]->rules[i].name);
+			const char *hit = strstr(start, word);
+			if (!hit || hit > end)
+				fail_msg("docs/seccomp.md, %s, does not name %s (group %s)", where,
+				         word, l[k]->group);
+		}
+}
+
+/*
+ * docs/seccomp.md has a section "### <class>" naming each call of the class's
+ * base and placement groups as `name`, and its irqchip section names each call
+ * of every mode's groups.
+ */
 static void test_docs_name_every_call(void **state)
 {
-	char *doc = slurp(doc_path);
+	char *doc = slurp(doc_path), *end, *start;
+	char head[64];
 
 	(void)state;
 	for (int c = 0; c < CVM_THREAD_NCLASSES; c++) {
-		const struct cvm_seccomp_list *l[3];
-		unsigned int n = class_lists(c, l);
-		char head[64], word[64];
+		const struct cvm_seccomp_list *l[2] = {
+		        cvm_sandbox_list(c, CVM_SANDBOX_BASE),
+		        cvm_sandbox_list(c, CVM_SANDBOX_PLACEMENT),
+		};
 		snprintf(head, sizeof(head), "\n### %s\n", cvm_thread_class_name(c));
-		char *start = strstr(doc, head);
-		if (!start)
-			fail_msg("docs/seccomp.md has no section '### %s'",
-			         cvm_thread_class_name(c));
-		start += strlen(head);
-		char *end = strstr(start, "\n### ");
-		end = end ? end : start + strlen(start);
-		for (unsigned int k = 0; k < n; k++)
-			for (size_t i = 0; l[k] && i < l[k]->n; i++) {
-				snprintf(word, sizeof(word), "`%s`", l[k]->rules[i].name);
-				char *hit = strstr(start, word);
-				if (!hit || hit > end)
-					fail_msg("docs/seccomp.md, section %s, does not name %s",
-					         cvm_thread_class_name(c), word);
-			}
+		start = section(doc, head, &end);
+		names_every_call(l, 2, start, end, head + 1);
 	}
+	start = section(doc, "\n## The irqchip modes' groups\n", &end);
+	for (unsigned int m = 0; m < NMODES; m++)
+		for (int c = 0; c < CVM_THREAD_NCLASSES; c++) {
+			const struct cvm_seccomp_list *l[CVM_IRQCHIP_SC_GROUPS];
+			names_every_call(l, irqchip_lists(modes[m], c, l), start, end,
+			                 "the irqchip modes' groups");
+		}
 	free(doc);
 }
 
@@ -257,6 +330,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_lists_build),
+	        cmocka_unit_test(test_irqchip_groups),
 	        cmocka_unit_test(test_docs_name_every_call),
 	        cmocka_unit_test(test_allowed_calls_pass),
 	        cmocka_unit_test(test_forbidden_syscall_kills),
