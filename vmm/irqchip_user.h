@@ -108,6 +108,7 @@ struct cvm_uchip {
 	atomic_bool timer_stop;
 	/* Futex word: 0 until the timer thread's filter is in, then 1 (or -errno, failed). */
 	_Atomic uint32_t timer_ready;
+	struct cvm_seccomp_prog timer_prog; /* its filter, built by thread_create */
 };
 
 static inline struct cvm_uchip *cvm_uchip(const struct cvm_vm *vm)

@@ -83,39 +83,60 @@ static bool rx_read(struct cvm_vm *vm)
 void cvm_vm_gate_wait(struct cvm_vm *vm)
 {
 	pthread_mutex_lock(&vm->gate_lock);
+	vm->gate_arrived++;
+	pthread_cond_broadcast(&vm->gate_cond);
 	while (!vm->gate_open)
 		pthread_cond_wait(&vm->gate_cond, &vm->gate_lock);
 	pthread_mutex_unlock(&vm->gate_lock);
 }
 
-static void gate_set(struct cvm_vm *vm, bool open)
+static void gate_close(struct cvm_vm *vm)
 {
 	pthread_mutex_lock(&vm->gate_lock);
-	vm->gate_open = open;
+	vm->gate_open = false;
+	vm->gate_arrived = 0;
+	pthread_mutex_unlock(&vm->gate_lock);
+}
+
+/* Opens the gate once `started` vCPU threads have checked in (each is confined or stays out). */
+static void gate_open_after(struct cvm_vm *vm, unsigned int started)
+{
+	pthread_mutex_lock(&vm->gate_lock);
+	while (vm->gate_arrived < started)
+		pthread_cond_wait(&vm->gate_cond, &vm->gate_lock);
+	vm->gate_open = true;
 	pthread_cond_broadcast(&vm->gate_cond);
 	pthread_mutex_unlock(&vm->gate_lock);
 }
 
 /*
- * Starts the vCPU threads behind the closed gate (each installs its filter and
- * waits), installs the main thread's filter, then opens the gate. Nothing the
- * main thread does after this is set-up: everything it may call is allowed.
+ * Starts the vCPU threads behind the closed gate (each loads the filter
+ * cvm_vcpu_start() built for it, checks in and waits), installs the main
+ * thread's filter, waits until every vCPU thread has checked in, then opens the
+ * gate. Nothing the main thread does after this is set-up: everything it may
+ * call is allowed.
  */
 static int start_threads(struct cvm_vm *vm)
 {
+	unsigned int started = 0;
 	int e = 0;
 
-	gate_set(vm, false);
+	gate_close(vm);
 	for (unsigned int i = 0; i < vm->ncpus && e == 0; i++) {
 		e = cvm_vcpu_start(&vm->vcpu[i]);
 		if (e < 0)
 			cvm_vm_request_end(vm, CVM_EXIT_FAILURE, "thread start failed");
+		else
+			started++;
 	}
 	if (e == 0 && cvm_vm_sandbox_thread(vm, CVM_THREAD_MAIN, NULL) < 0) {
 		cvm_vm_request_end(vm, CVM_EXIT_FAILURE, "seccomp failed");
 		e = -EPERM;
 	}
-	gate_set(vm, true);
+	gate_open_after(vm, started);
+	/* Every started thread has loaded its filter (or never will): the programs can go. */
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		cvm_seccomp_prog_free(&vm->vcpu[i].sc_prog);
 	if (e == 0)
 		cvm_test_hook_sandboxed(CVM_THREAD_MAIN, 0);
 	return e;

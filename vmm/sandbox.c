@@ -153,15 +153,17 @@ const struct cvm_seccomp_list *cvm_sandbox_list(enum cvm_thread_class cls,
 	return lists[cls][group].rules ? &lists[cls][group] : NULL;
 }
 
-int cvm_vm_sandbox_thread(struct cvm_vm *vm, enum cvm_thread_class cls, const struct cvm_vcpu *v)
+int cvm_vm_sandbox_build(struct cvm_vm *vm, enum cvm_thread_class cls, const struct cvm_vcpu *v,
+                         struct cvm_seccomp_prog *out)
 {
 	/* One slot per group, the irqchip's taking as many as it has. */
 	const struct cvm_seccomp_list *l[CVM_SANDBOX_NGROUPS - 1 + CVM_IRQCHIP_SC_GROUPS];
 	unsigned int n = 0;
 	struct cvm_seccomp_env env;
 	char who[32];
-	int e, rules, calls;
+	int e;
 
+	memset(out, 0, sizeof(*out));
 	if (!vm->seccomp)
 		return 0;
 	l[n++] = cvm_sandbox_list(cls, CVM_SANDBOX_BASE);
@@ -183,19 +185,38 @@ int cvm_vm_sandbox_thread(struct cvm_vm *vm, enum cvm_thread_class cls, const st
 	} else {
 		snprintf(who, sizeof(who), "the %s thread", cvm_thread_class_name(cls));
 	}
-	/*
-	 * Counted before the filter is in: counting builds a libseccomp context
-	 * (malloc, getpid) that the thread's own filter need not allow.
-	 */
-	rules = cvm_seccomp_count(l, n, &env);
-	calls = cvm_seccomp_count_syscalls(l, n);
-	e = __cvm_seccomp_install(l, n, &env, who);
+	e = __cvm_seccomp_build(l, n, &env, who, out);
+	if (e < 0)
+		cvm_err("seccomp", "building the %s filter for %s: %s", cvm_thread_class_name(cls),
+		        who, strerror(-e));
+	return e;
+}
+
+int cvm_vm_sandbox_load(struct cvm_vm *vm, enum cvm_thread_class cls,
+                        const struct cvm_seccomp_prog *p)
+{
+	int e;
+
+	if (!vm->seccomp)
+		return 0;
+	e = __cvm_seccomp_load(p);
 	if (e < 0) {
 		cvm_err("seccomp", "installing the %s filter on %s: %s", cvm_thread_class_name(cls),
-		        who, strerror(-e));
+		        p->who[0] ? p->who : "a thread", strerror(-e));
 		return e;
 	}
-	atomic_store(&vm->seccomp_rules[cls], rules);
-	atomic_store(&vm->seccomp_syscalls[cls], calls);
+	atomic_store(&vm->seccomp_rules[cls], p->rules);
+	atomic_store(&vm->seccomp_syscalls[cls], p->syscalls);
 	return 0;
+}
+
+int cvm_vm_sandbox_thread(struct cvm_vm *vm, enum cvm_thread_class cls, const struct cvm_vcpu *v)
+{
+	struct cvm_seccomp_prog p;
+	int e = cvm_vm_sandbox_build(vm, cls, v, &p);
+
+	if (e == 0)
+		e = cvm_vm_sandbox_load(vm, cls, &p);
+	cvm_seccomp_prog_free(&p);
+	return e;
 }

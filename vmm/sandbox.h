@@ -29,13 +29,27 @@ const struct cvm_seccomp_list *cvm_sandbox_list(enum cvm_thread_class cls,
 const struct cvm_seccomp_list *cvm_sandbox_runtime_list(enum cvm_thread_class cls);
 
 /*
- * Installs the filter of class `cls` on the calling thread for `vm`: its groups
- * for this VM (placement when vm->placement, those of vm->irqchip's groups for
- * `cls` that this VM wants), with `v`'s fd for
- * a vCPU thread (else NULL). Does nothing when the VM runs without seccomp.
- * Reports a failure with one line and returns -errno; the caller ends the VM.
- * Records the class's rule count for the statistics.
+ * Builds the filter of class `cls` for `vm` into *out, on any thread: its
+ * groups for this VM (placement when vm->placement, those of vm->irqchip's
+ * groups for `cls` that this VM wants, the sanitizer runtime's), with `v`'s fd
+ * for a vCPU thread (else NULL). Leaves *out empty when the VM runs without
+ * seccomp. Reports a failure with one line and returns -errno.
  */
+int cvm_vm_sandbox_build(struct cvm_vm *vm, enum cvm_thread_class cls, const struct cvm_vcpu *v,
+                         struct cvm_seccomp_prog *out);
+
+/*
+ * Loads a filter built by cvm_vm_sandbox_build() on the calling thread, which
+ * must be the thread it was built for; allocates nothing (vCPU threads and the
+ * APIC timer thread get theirs built by the thread that creates them, so that
+ * they never allocate: docs/seccomp.md). Does nothing without seccomp. Records
+ * the class's sizes for the statistics. Reports a failure with one line and
+ * returns -errno; the caller ends the VM.
+ */
+int cvm_vm_sandbox_load(struct cvm_vm *vm, enum cvm_thread_class cls,
+                        const struct cvm_seccomp_prog *p);
+
+/* Both on the calling thread (the main thread, host placement's threads). */
 int cvm_vm_sandbox_thread(struct cvm_vm *vm, enum cvm_thread_class cls, const struct cvm_vcpu *v);
 
 #endif

@@ -2,10 +2,13 @@
 #include "vmm/seccomp_filter.h"
 
 #include <errno.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -234,24 +237,85 @@ int cvm_seccomp_count_syscalls(const struct cvm_seccomp_list *const *lists, unsi
 	return count;
 }
 
-int __cvm_seccomp_install(const struct cvm_seccomp_list *const *lists, unsigned int nlists,
-                          const struct cvm_seccomp_env *env, const char *who)
+/* The BPF program libseccomp made of ctx, copied out through a memfd (2.5 exports to an fd only). */
+static int export_bpf(scmp_filter_ctx ctx, struct cvm_seccomp_prog *out)
+{
+	int fd = memfd_create("corevm-seccomp", MFD_CLOEXEC), e;
+	off_t size;
+
+	if (fd < 0)
+		return -errno;
+	e = seccomp_export_bpf(ctx, fd);
+	size = e < 0 ? 0 : lseek(fd, 0, SEEK_END);
+	if (e == 0 && (size <= 0 || size % (off_t)sizeof(struct sock_filter) ||
+	               size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS))
+		e = -EINVAL;
+	if (e == 0) {
+		out->insns = malloc((size_t)size);
+		if (!out->insns)
+			e = -ENOMEM;
+		else if (pread(fd, out->insns, (size_t)size, 0) != size)
+			e = -EIO;
+		out->len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+	}
+	close(fd);
+	return e;
+}
+
+int __cvm_seccomp_build(const struct cvm_seccomp_list *const *lists, unsigned int nlists,
+                        const struct cvm_seccomp_env *env, const char *who,
+                        struct cvm_seccomp_prog *out)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	int e;
 
+	memset(out, 0, sizeof(*out));
 	if (!ctx)
 		return -ENOMEM;
 	/* i386 and x32 system calls have other numbers: never allowed, no line either. */
 	e = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (e == 0)
-		e = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 0);
-	if (e == 0)
 		e = add_rules(ctx, lists, nlists, env);
 	if (e >= 0) {
-		strncpy(sc_who, who ? who : "", sizeof(sc_who) - 1);
-		e = seccomp_load(ctx);
+		out->rules = e;
+		out->syscalls = cvm_seccomp_count_syscalls(lists, nlists);
+		strncpy(out->who, who ? who : "", sizeof(out->who) - 1);
+		e = export_bpf(ctx, out);
 	}
 	seccomp_release(ctx);
+	if (e < 0)
+		cvm_seccomp_prog_free(out);
 	return e < 0 ? e : 0;
+}
+
+int __cvm_seccomp_load(const struct cvm_seccomp_prog *p)
+{
+	struct sock_fprog prog = {.len = p->len, .filter = p->insns};
+
+	if (!p->insns)
+		return -EINVAL;
+	memcpy(sc_who, p->who, sizeof(sc_who));
+	/* What seccomp_load() does by default: no new privileges, one filter, no TSYNC. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return -errno;
+	return 0;
+}
+
+void cvm_seccomp_prog_free(struct cvm_seccomp_prog *p)
+{
+	free(p->insns);
+	memset(p, 0, sizeof(*p));
+}
+
+int __cvm_seccomp_install(const struct cvm_seccomp_list *const *lists, unsigned int nlists,
+                          const struct cvm_seccomp_env *env, const char *who)
+{
+	struct cvm_seccomp_prog p;
+	int e = __cvm_seccomp_build(lists, nlists, env, who, &p);
+
+	if (e == 0)
+		e = __cvm_seccomp_load(&p);
+	cvm_seccomp_prog_free(&p);
+	return e;
 }

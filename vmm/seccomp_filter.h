@@ -7,8 +7,10 @@
  *  - cvm_seccomp_init() once per process, on the main thread, before any thread
  *    installs a filter: it installs the SIGSYS handler and the table of system
  *    call names that handler prints (nothing is resolved inside the handler).
- *  - cvm_seccomp_install() on the thread to restrict (TSYNC off: only the
- *    calling thread gets the filter; threads it creates afterwards inherit it).
+ *  - __cvm_seccomp_install() on the thread to restrict (TSYNC off: only the
+ *    calling thread gets the filter; threads it creates afterwards inherit it),
+ *    or __cvm_seccomp_build() on any thread and __cvm_seccomp_load() on the
+ *    thread to restrict (which then allocates nothing for it).
  *  - A forbidden call makes the kernel raise SIGSYS (SECCOMP_RET_TRAP) in the
  *    offending thread; the handler writes one line naming the thread, the
  *    system call and (for ioctl) the request, then repeats the same call with
@@ -19,6 +21,7 @@
 #ifndef COREVM_VMM_SECCOMP_FILTER_H
 #define COREVM_VMM_SECCOMP_FILTER_H
 
+#include <linux/filter.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,11 +92,38 @@ void cvm_seccomp_env_init(struct cvm_seccomp_env *env);
 /* Once per process before any filter: SIGSYS handler and system-call names. 0 or -errno. */
 int cvm_seccomp_init(void);
 
+/* A filter built for one thread, loaded later by that thread. */
+struct cvm_seccomp_prog {
+	struct sock_filter *insns; /* BPF (malloc'ed by the build), NULL: nothing built */
+	unsigned short len;        /* instructions */
+	char who[32];              /* names the thread in the violation line */
+	int rules, syscalls;       /* its size, for the statistics */
+};
+
 /*
- * Builds the union of `lists` (NULL entries are skipped) and installs it on the
- * calling thread; `who` ("vcpu 3", "main") names the thread in the violation
- * line (copied). Returns 0, or -errno (-EINVAL: a rule names a system call
- * libseccomp does not know) with nothing installed; the caller reports it.
+ * Builds the union of `lists` (NULL entries are skipped) for `env` into `out`,
+ * on any thread; `who` ("vcpu 3", "main") names the thread that will load it.
+ * Returns 0, or -errno (-EINVAL: a rule names a system call libseccomp does
+ * not know) with *out empty. Release with cvm_seccomp_prog_free().
+ */
+int __cvm_seccomp_build(const struct cvm_seccomp_list *const *lists, unsigned int nlists,
+                        const struct cvm_seccomp_env *env, const char *who,
+                        struct cvm_seccomp_prog *out);
+
+/*
+ * Loads a built filter on the calling thread (TSYNC off), allocating nothing:
+ * a thread whose filter was built elsewhere and that never allocates has no
+ * malloc state for glibc to release (and maybe trim the heap with) when it
+ * exits. Returns 0 or -errno; the caller reports it.
+ */
+int __cvm_seccomp_load(const struct cvm_seccomp_prog *p);
+
+/* Frees what a build allocated (p may be empty); p is empty afterwards. */
+void cvm_seccomp_prog_free(struct cvm_seccomp_prog *p);
+
+/*
+ * Builds and loads on the calling thread in one go (threads that allocate
+ * anyway: the main thread, host placement's threads; tests). 0 or -errno.
  */
 int __cvm_seccomp_install(const struct cvm_seccomp_list *const *lists, unsigned int nlists,
                           const struct cvm_seccomp_env *env, const char *who);

@@ -311,7 +311,8 @@ static void *vcpu_thread(void *arg)
 	/*
 	 * Its own CPU set first, from inside the thread (host placement); then the
 	 * irqchip's per-thread set-up (it may create what the filter then forbids,
-	 * e.g. the POSIX timer); then its filter (docs/seccomp.md).
+	 * e.g. the POSIX timer); then its filter, built by cvm_vcpu_start() so that
+	 * this thread never allocates (docs/seccomp.md).
 	 */
 	ok = cvm_vcpu_place(v);
 	if (ok && v->vm->irqchip->thread_init) {
@@ -325,7 +326,7 @@ static void *vcpu_thread(void *arg)
 			ok = false;
 		}
 	}
-	if (ok && cvm_vm_sandbox_thread(v->vm, CVM_THREAD_VCPU, v) < 0) {
+	if (ok && cvm_vm_sandbox_load(v->vm, CVM_THREAD_VCPU, &v->sc_prog) < 0) {
 		cvm_vm_request_end(v->vm, CVM_EXIT_FAILURE, "seccomp failed");
 		ok = false;
 	}
@@ -383,12 +384,16 @@ int cvm_vcpu_start(struct cvm_vcpu *v)
 		cvm_err("kvm", "KVM_SET_SIGNAL_MASK on vcpu %u: %s", v->index, strerror(-e));
 		return e;
 	}
+	e = cvm_vm_sandbox_build(v->vm, CVM_THREAD_VCPU, v, &v->sc_prog);
+	if (e < 0)
+		return e;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, CVM_VCPU_STACK_SIZE);
 	atomic_store(&v->state, CVM_VCPU_CREATED);
 	e = -pthread_create(&v->thread, &attr, vcpu_thread, v);
 	pthread_attr_destroy(&attr);
 	if (e < 0) {
+		cvm_seccomp_prog_free(&v->sc_prog);
 		cvm_err("vcpu", "starting the thread of vcpu %u: %s", v->index, strerror(-e));
 		return e;
 	}

@@ -133,6 +133,8 @@ struct cvm_vcpu {
 	void *irqchip_data; /* per-vCPU state of the irqchip mode */
 	atomic_int tid;     /* the vCPU thread's kernel id, set by the thread (0 before) */
 	bool reeval;        /* vCPU thread only: kicked or woken, the irqchip must look again */
+	/* Its seccomp filter, built by cvm_vcpu_start() and loaded by the thread (then freed). */
+	struct cvm_seccomp_prog sc_prog;
 	struct cvm_vcpu_stats stats;
 };
 
@@ -212,16 +214,20 @@ struct cvm_vm {
 	atomic_int seccomp_rules[CVM_THREAD_NCLASSES];    /* rules installed per class (0: none) */
 	atomic_int seccomp_syscalls[CVM_THREAD_NCLASSES]; /* distinct system calls per class */
 	/*
-	 * The start gate: vCPU threads, once their filter is in, wait here until the
-	 * main thread has installed its own, so that no guest code runs before every
-	 * filter is in place. Open except during cvm_vm_run()'s start.
+	 * The start gate: vCPU threads, once their filter is in (or their set-up
+	 * failed), check in and wait here; the main thread installs its own filter,
+	 * waits until every started vCPU thread has checked in, then opens it: no
+	 * guest code runs before every filter is in place. Open except during
+	 * cvm_vm_run()'s start.
 	 */
 	pthread_mutex_t gate_lock;
 	pthread_cond_t gate_cond;
 	bool gate_open;
+	unsigned int gate_arrived; /* vCPU threads that checked in */
 };
 
 /* ---- run.c: the start gate ---- */
+/* A vCPU thread checks in (its filter is in, or it will not enter the guest) and waits. */
 void cvm_vm_gate_wait(struct cvm_vm *vm);
 
 /* ---- vcpu.c ---- */

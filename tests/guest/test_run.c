@@ -1160,6 +1160,43 @@ static int case_seccomp_violation(void)
 	return 0;
 }
 
+/*
+ * Threads corevm confines without malloc in their filter (vCPUs, the APIC timer
+ * thread) must not allocate before it either: glibc releases a thread's malloc
+ * cache when the thread ends, and with threads sharing an arena (more threads
+ * than glibc's arena limit) that release may trim the heap with brk, which no
+ * such filter allows. One arena and no trim threshold make every run hit it.
+ */
+static int case_seccomp_thread_exit(void)
+{
+	static const char *const tunables[] = {
+	        "GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=0", NULL};
+	static const char *const thread_timer[] = {
+	        "GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=0",
+	        "COREVM_APIC_TIMER=thread", NULL};
+	static const struct {
+		const char *mode;
+		const char *const *env;
+	} runs[] = {{"user", tunables},
+	            {"user", thread_timer},
+	            {"split", tunables},
+	            {"kernel", tunables}};
+	struct cvm_result r;
+
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		int rc = run_code("exit42.elf", code_exit42, sizeof(code_exit42),
+		                  ARGS(TO, "--irqchip", runs[i].mode, "--cpus", "8", "--mem", "4M"),
+		                  (struct cvm_run_spec){.env = runs[i].env}, &r);
+		if (rc)
+			return rc;
+		CHECK(r.status == 85, "%s (%s): status %d, want 85", runs[i].mode,
+		      runs[i].env[1] ? "thread timer" : "vcpu timers", r.status);
+		CHECK(r.errlen == 0, "%s: stderr: %s", runs[i].mode, r.err);
+		h_result_free(&r);
+	}
+	return 0;
+}
+
 /* --stats names each installed filter with its size; placement adds its classes and rules. */
 static int case_seccomp_stats(void)
 {
@@ -1240,6 +1277,7 @@ static const struct h_case cases[] = {
         {"placement_hotplug", case_placement_hotplug},
         {"seccomp_violation", case_seccomp_violation},
         {"seccomp_stats", case_seccomp_stats},
+        {"seccomp_thread_exit", case_seccomp_thread_exit},
 };
 
 int main(int argc, char **argv)
