@@ -964,6 +964,7 @@ void cvm_uchip_vcpu_setup(struct cvm_vcpu *v, bool is_bsp, bool x2apic, uint8_t 
 	        .x2apic = x2apic,
 	        .phys_bits = phys_bits,
 	        .tsc_khz = c->tsc_khz,
+	        .min_period_ns = CVM_UCHIP_MIN_TIMER_PERIOD_NS,
 	};
 
 	v->irqchip_data = u;

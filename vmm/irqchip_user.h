@@ -54,6 +54,15 @@ struct cvm_apic_timer_ops {
 extern const struct cvm_apic_timer_ops cvm_apic_timer_vcpu_ops;
 extern const struct cvm_apic_timer_ops cvm_apic_timer_thread_ops;
 
+/*
+ * Periodic local APIC timers expire at most once per this many ns (the ticks
+ * in between fold into the next expiry, counted as timer_missed): a guest's
+ * 1 ns period would otherwise keep its vCPU thread re-arming and taking its
+ * host timer instead of running the guest. KVM's own APIC has the same floor
+ * (min_timer_period_us, 200 us by default). docs/irqchip.md, docs/limits.md.
+ */
+#define CVM_UCHIP_MIN_TIMER_PERIOD_NS 200000u
+
 /* Environment variable choosing the timer strategy ("vcpu" or "thread"; docs/irqchip.md). */
 #define CVM_APIC_TIMER_ENV "COREVM_APIC_TIMER"
 
