@@ -19,14 +19,27 @@
  *      raise #GP, which the guest counts; then restores as in 1;
  *   4. x2APIC ICR: the delivery modes of 2 to IDs NB_CPUS..NB_CPUS+255,
  *      0x1000, 0xffff, 0x10000 and 0xfffffffe, logical cluster 0xfffe, then
- *      256 garbage ICRs aimed at IDs that do not exist.
+ *      256 garbage ICRs aimed at IDs that do not exist;
+ *   5. timer storms: the fastest periodic timer there is (initial count 1,
+ *      divide by 1: a 1 ns period), masked, then unmasked with interrupts off,
+ *      each for TIMER_STEPS steps of the AP's own (port reads); then 256
+ *      TSC-deadline writes in the past (where offered). The AP must keep
+ *      running meanwhile: the VMM may fold ticks, not stop the vCPU;
+ *   6. I/O APIC: reads of every byte, word and dword offset of its first 256
+ *      bytes and writes to those it does not decode (ignored), 64-bit
+ *      accesses, then IOREGSEL/IOWIN garbage (every index 0-0xff, random
+ *      values: redirection entries of every delivery mode, trigger and
+ *      destination) and EOI-register garbage; no pin is ever asserted, so no
+ *      entry may deliver anything; then every entry is masked again.
  * Nothing sent may reach any vCPU: the BSP and every AP count NMIs (an NMI
  * handler is installed) and no AP may restart (the kit counts arrivals).
  *
  * Reports (ucall):
  *   each AP, from itself: REPORT stage 101 (HOSTILE_STAGE_AP), args[1] =
  *     xAPIC accesses (2048), args[2] = x2APIC #GPs taken (MSRs and ICRs),
- *     args[3] = ICRs sent
+ *     args[3] = ICRs sent; then REPORT stage 103, args[1] = timer-storm steps
+ *     made (2 * TIMER_STEPS), args[2] = I/O APIC accesses a decoder must
+ *     ignore, args[3] = I/O APIC register writes (IOREGSEL, IOWIN, EOI)
  *   the BSP: REPORT stage 100 (HOSTILE_STAGE_SUMMARY), args[1] = progress
  *     steps, args[2] = misbehaving APs (NB_CPUS - 1), args[3] = 0; then
  *     REPORT stage 102, args[1] = NMIs seen by all vCPUs (0), args[2] = AP
@@ -44,10 +57,20 @@
 #define REG_TDCR  0x3e0
 #define MSR_ICR   (MSR_X2APIC_BASE + (APIC_REG_ICR_LO >> 4))
 
-#define HOSTILE_STAGE_APIC_END (CVM_STAGE_USER + 2)
+#define HOSTILE_STAGE_APIC_END  (CVM_STAGE_USER + 2)
+#define HOSTILE_STAGE_APIC_MORE (CVM_STAGE_USER + 3)
+
+#define TIMER_STEPS   2000
+#define TIMER_VECTOR  0xd7
+#define TIMER_PORT    0x84 /* unclaimed: the AP's own steps under a timer storm */
+#define MSR_TSC_DL    0x6e0
+#define IOAPIC_REGSEL 0x00
+#define IOAPIC_WIN    0x10
+#define IOAPIC_EOI    0x40
+#define IOAPIC_NPINS  24
 
 static unsigned int ncpus, naps;
-static volatile uint32_t nmis, phase_arrived[5];
+static volatile uint32_t nmis, phase_arrived[7];
 
 static void on_nmi(struct guest_exception_frame *f)
 {
@@ -201,6 +224,92 @@ static uint64_t x2apic_icrs(uint64_t *seed, uint64_t *gps)
 	return n;
 }
 
+/* TIMER_STEPS steps of the AP's own, each an exit; returns how many were made. */
+static uint64_t own_steps(void)
+{
+	uint64_t n = 0;
+	for (unsigned int i = 0; i < TIMER_STEPS; i++, n++)
+		GUEST_ASSERT_EQ(inb(TIMER_PORT), 0xff);
+	return n;
+}
+
+/* Phase 5; returns the steps made under the two periodic storms. */
+static uint64_t timer_storms(void)
+{
+	uint64_t n;
+
+	guest_apic_write(APIC_REG_TIMER_DCR, 0xb); /* divide by 1 */
+	guest_apic_write(APIC_REG_LVT_TIMER, APIC_LVT_MASKED | APIC_TIMER_PERIODIC | TIMER_VECTOR);
+	guest_apic_write(APIC_REG_TIMER_ICR, 1);
+	n = own_steps();
+	/* Unmasked with interrupts off: the vector stays pending, never delivered. */
+	guest_apic_write(APIC_REG_LVT_TIMER, APIC_TIMER_PERIODIC | TIMER_VECTOR);
+	n += own_steps();
+	guest_apic_write(APIC_REG_TIMER_ICR, 0);
+	if (guest_tsc_deadline_supported()) {
+		guest_apic_write(APIC_REG_LVT_TIMER, APIC_TIMER_TSC_DEADLINE | TIMER_VECTOR);
+		for (unsigned int i = 0; i < 256; i++)
+			wrmsr(MSR_TSC_DL, 1 + i); /* long past: fires at once */
+		wrmsr(MSR_TSC_DL, 0);
+	}
+	guest_apic_write(APIC_REG_LVT_TIMER, APIC_LVT_MASKED);
+	return n;
+}
+
+static uint64_t ioapic_addr(uint32_t off)
+{
+	return CVM_GUEST_IOAPIC_BASE + off;
+}
+
+static bool ioapic_decodes(uint32_t off)
+{
+	return off == IOAPIC_REGSEL || off == IOAPIC_WIN || off == IOAPIC_EOI;
+}
+
+/* Phase 6; returns the accesses to ignore in *ignored, the register writes in *writes. */
+static void ioapic_garbage(uint64_t *seed, uint64_t *ignored, uint64_t *writes)
+{
+	for (uint32_t off = 0; off < 0x100; off++) {
+		volatile uint8_t *b = (volatile uint8_t *)(uintptr_t)ioapic_addr(off);
+		(void)*b;
+		*ignored += !ioapic_decodes(off);
+		if (!ioapic_decodes(off)) {
+			*b = (uint8_t)hostile_rand(seed);
+			*ignored += 1;
+		}
+		if (off % 2 == 0) {
+			(void)*(volatile uint16_t *)(uintptr_t)ioapic_addr(off);
+			*ignored += !ioapic_decodes(off);
+		}
+		if (off % 4 == 0) {
+			(void)mmio_read32(ioapic_addr(off));
+			*ignored += !ioapic_decodes(off);
+		}
+		if (off % 8 == 0) { /* 64-bit: no register is that wide */
+			(void)*(volatile uint64_t *)(uintptr_t)ioapic_addr(off);
+			*(volatile uint64_t *)(uintptr_t)ioapic_addr(off) = hostile_rand(seed);
+			*ignored += 2;
+		}
+	}
+	for (uint32_t idx = 0; idx < 0x100; idx++) {
+		uint32_t v = (uint32_t)hostile_rand(seed);
+		mmio_write32(ioapic_addr(IOAPIC_REGSEL), idx);
+		(void)mmio_read32(ioapic_addr(IOAPIC_WIN));
+		mmio_write32(ioapic_addr(IOAPIC_WIN), v);
+		mmio_write32(ioapic_addr(IOAPIC_EOI), (uint32_t)hostile_rand(seed));
+		*writes += 3;
+	}
+}
+
+/* Every redirection entry masked again (one AP, after all are done with phase 6). */
+static void ioapic_restore(void)
+{
+	for (uint32_t pin = 0; pin < IOAPIC_NPINS; pin++) {
+		mmio_write32(ioapic_addr(IOAPIC_REGSEL), 0x10 + 2 * pin);
+		mmio_write32(ioapic_addr(IOAPIC_WIN), 0x10000);
+	}
+}
+
 static void ap(unsigned int index, uint32_t apic_id)
 {
 	uint64_t seed = 0x2545f4914f6cdd1dull * (apic_id + 1), icrs;
@@ -217,6 +326,13 @@ static void ap(unsigned int index, uint32_t apic_id)
 	icrs += x2apic_icrs(&seed, &gps);
 	phase_barrier(3);
 	GUEST_REPORT(HOSTILE_STAGE_AP, xapic, gps, icrs);
+	uint64_t storm = timer_storms(), ignored = 0, writes = 0;
+	phase_barrier(4);
+	ioapic_garbage(&seed, &ignored, &writes);
+	phase_barrier(5);
+	if (index == 0)
+		ioapic_restore();
+	GUEST_REPORT(HOSTILE_STAGE_APIC_MORE, storm, ignored, writes);
 	hostile_ap_done();
 }
 
