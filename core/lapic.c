@@ -110,9 +110,10 @@ void cvm_lapic_power_on(struct cvm_lapic *a, const struct cvm_lapic_config *cfg)
 	reset_registers(a);
 }
 
-void cvm_lapic_init_reset(struct cvm_lapic *a)
+void cvm_lapic_init_reset(struct cvm_lapic *a, struct cvm_lapic_fx *fx)
 {
 	reset_registers(a);
+	fx->flags = CVM_FX_ROUTE | CVM_FX_TIMER;
 }
 
 /* ---- Priorities ---- */

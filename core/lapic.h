@@ -185,9 +185,13 @@ void cvm_lapic_power_on(struct cvm_lapic *a, const struct cvm_lapic_config *cfg)
 /*
  * INIT: every register back to its power-up value except the APIC ID, the
  * whole IA32_APIC_BASE (mode, base, BSP) and, in x2APIC mode, the derived LDR.
- * The caller does this on the CVM_ACT_INIT_RESET action.
+ * The caller does this on the CVM_ACT_INIT_RESET action and carries out fx
+ * (cleared on entry) like a register write's: the xAPIC LDR and DFR are reset,
+ * so CVM_FX_ROUTE (publish with cvm_apic_bus_update(), or the vCPU keeps
+ * receiving logical IPIs under its old logical ID), and the timer is stopped
+ * (CVM_FX_TIMER).
  */
-void cvm_lapic_init_reset(struct cvm_lapic *a);
+void cvm_lapic_init_reset(struct cvm_lapic *a, struct cvm_lapic_fx *fx);
 
 static inline enum cvm_apic_mode cvm_lapic_mode(const struct cvm_lapic *a)
 {

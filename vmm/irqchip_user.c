@@ -102,6 +102,10 @@ static void wake_flush(struct cvm_vm *vm, struct wake_batch *b)
 
 	for (uint32_t g = b->groups; g; g &= g - 1) {
 		unsigned int i = (unsigned int)__builtin_ctz(g);
+		if (vm->probe)
+			for (uint32_t bits = b->sleep_bits[i]; bits; bits &= bits - 1)
+				__cvm_probe_wake(&vm->vcpu[i * SLEEP_GROUP +
+				                           (unsigned int)__builtin_ctz(bits)]);
 		/* The bump makes a sleeper that has not reached futex_wait yet return at once. */
 		atomic_fetch_add(&c->sleep_seq[i], 1);
 		futex_wake_bits(&c->sleep_seq[i], b->sleep_bits[i]);
@@ -198,8 +202,11 @@ static bool init_without_wake(struct cvm_uchip *c, struct cvm_vcpu *t, const str
 	if (m->mode != CVM_DM_INIT || !cvm_lc_waiting(&u->lc) ||
 	    atomic_load(&t->state) != CVM_VCPU_BLOCKED)
 		return false;
-	cvm_lapic_init_reset(&u->lapic);
-	publish_route_locked(c, t->index);
+	struct cvm_lapic_fx fx;
+	cvm_lapic_init_reset(&u->lapic, &fx);
+	if (fx.flags & CVM_FX_ROUTE)
+		publish_route_locked(c, t->index);
+	/* CVM_FX_TIMER: the timer is stopped; the vCPU re-arms from its deadline when it runs. */
 	u->apic_reset_by_sender = true;
 	if (!u->dead) { /* asleep until INIT or SIPI: counts for the deadlock check */
 		u->dead = true;
@@ -509,8 +516,11 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 			break;
 		case CVM_ACT_INIT_RESET:
 			if (!u->apic_reset_by_sender) {
-				cvm_lapic_init_reset(&u->lapic);
-				publish_route_locked(c, v->index);
+				struct cvm_lapic_fx fx;
+				cvm_lapic_init_reset(&u->lapic, &fx);
+				if (fx.flags & CVM_FX_ROUTE)
+					publish_route_locked(c, v->index);
+				/* CVM_FX_TIMER: re-armed below from the (now absent) deadline. */
 			}
 			u->apic_reset_by_sender = false;
 			run->cr8 = 0;

@@ -80,6 +80,8 @@ void cvm_vcpu_kick(struct cvm_vcpu *v)
 {
 	pid_t tid;
 
+	if (cvm_probing(v))
+		__cvm_probe_kick(v);
 	if (v->run)
 		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELAXED);
 	atomic_thread_fence(memory_order_seq_cst);
@@ -178,7 +180,7 @@ static void state_running(struct cvm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	unsigned int req;
-	int r;
+	int r, err;
 
 	/* Clear first, then look: a kick after this point sets it again and is seen by KVM_RUN. */
 	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
@@ -208,12 +210,17 @@ static void state_running(struct cvm_vcpu *v)
 			break;
 		}
 	}
+	if (cvm_probing(v))
+		__cvm_probe_entry(v);
 	r = ioctl(v->fd, KVM_RUN, NULL);
+	err = r < 0 ? errno : 0;
+	if (cvm_probing(v))
+		__cvm_probe_return(v, err);
 	if (r == 0) {
 		set_state(v, CVM_VCPU_IN_VMM);
 		return;
 	}
-	switch (errno) {
+	switch (err) {
 	case EINTR: /* kicked (immediate_exit or the signal): the irqchip looks again */
 		v->stats.eintr++;
 		v->reeval = true;
@@ -232,7 +239,7 @@ static void state_running(struct cvm_vcpu *v)
 	}
 	default: {
 		char why[64];
-		cvm_err("kvm", "KVM_RUN on vcpu %u: %s", v->index, strerror(errno));
+		cvm_err("kvm", "KVM_RUN on vcpu %u: %s", v->index, strerror(err));
 		snprintf(why, sizeof(why), "KVM_RUN failed on vcpu %u", v->index);
 		cvm_vm_request_end(v->vm, CVM_EXIT_FAILURE, why);
 		set_state(v, CVM_VCPU_EXITING);

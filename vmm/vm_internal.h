@@ -207,6 +207,7 @@ struct cvm_vm {
 	void *stats_hook_ctx;
 	struct cvm_place_ctl *placement;  /* host/place_ctl.h, or NULL: no placement */
 	atomic_int housekeeping_reaffine; /* the main thread must re-apply its CPU set */
+	struct cvm_probe *probe; /* time stamps for `corevm calibrate` (calibrate.c), else NULL */
 
 	/* seccomp (docs/seccomp.md): each thread installs its class's filter. */
 	bool seccomp;
@@ -244,6 +245,23 @@ int cvm_vcpu_kick_signal(void);
 int cvm_vcpu_signals_init(void);
 void cvm_mailbox_init(struct cvm_mailbox *mb);
 void cvm_mailbox_destroy(struct cvm_mailbox *mb);
+
+/*
+ * ---- calibrate.c: time stamps of the backend's own paths ----
+ * Only `corevm calibrate` sets vm->probe (vmm/calibrate.h); in every other VM
+ * each hook is one branch. A hook runs on the thread said, reads the clock and
+ * stores a number: no lock, no system call besides clock_gettime.
+ */
+struct cvm_probe;
+void __cvm_probe_entry(struct cvm_vcpu *v);           /* v's thread, right before KVM_RUN */
+void __cvm_probe_return(struct cvm_vcpu *v, int err); /* v's thread: KVM_RUN gave 0 or errno err */
+void __cvm_probe_kick(struct cvm_vcpu *v); /* any thread: v is kicked (before the signal) */
+void __cvm_probe_wake(struct cvm_vcpu *v); /* any thread: v's sleep is ended (before the wake) */
+
+static inline bool cvm_probing(const struct cvm_vcpu *v)
+{
+	return __builtin_expect(v->vm && v->vm->probe, 0);
+}
 
 /* ---- placement.c: host placement in the vCPU threads (no-ops without a controller) ---- */
 /* Sets the calling vCPU thread's CPU set; false when the VM must stop (already requested). */
