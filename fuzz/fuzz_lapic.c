@@ -309,6 +309,10 @@ static void advance(struct la_world *w, uint64_t dt)
 	         (unsigned long long)w->now);
 	FZ_CHECK(cvm_lapic_timer_mode(&w->a) != CVM_TIMER_TSCDL || next == CVM_NO_DEADLINE,
 	         "TSC deadline re-armed after firing");
+	FZ_CHECK(next == CVM_NO_DEADLINE || next - w->now >= w->cfg.min_period_ns ||
+	                 next == CVM_NO_DEADLINE - 1,
+	         "periodic expiry %llu ns after the last, minimum %u",
+	         (unsigned long long)(next - w->now), w->cfg.min_period_ns);
 }
 
 static void step(void *ctx, struct fz *f)
@@ -391,6 +395,7 @@ static void setup(void *ctx, struct fz *f)
 	flags = fz_u8(f);
 	w->cfg.bsp = flags & FZ_LA_CFG_BSP;
 	w->cfg.x2apic = flags & FZ_LA_CFG_X2APIC;
+	w->cfg.min_period_ns = flags & FZ_LA_CFG_MIN_PERIOD ? 200000u : 0;
 	flags = fz_u8(f) % 18; /* MAXPHYADDR 36..52, or 0 (the default) */
 	w->cfg.phys_bits = flags ? (uint8_t)(35 + flags) : 0;
 	w->cfg.tsc_khz = fz_u32(f);

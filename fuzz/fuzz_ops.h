@@ -65,6 +65,8 @@ enum fz_dev_port {
  */
 #define FZ_LA_CFG_BSP    0x1u
 #define FZ_LA_CFG_X2APIC 0x2u /* x2APIC in CPUID */
+#define FZ_LA_CFG_MIN_PERIOD \
+	0x4u /* periodic expiries at least 200 us apart (the user irqchip's min_period_ns) */
 
 enum fz_lapic_op {
 	FZ_LA_MMIO_READ,    /* u16 offset: bit 15 clear: register (bits 5:0) * 16; set: & 0xfff */

@@ -477,6 +477,21 @@ static void seeds_lapic(void)
 	la_op(&b, FZ_LA_BASE_MODE, CVM_APIC_MODE_XAPIC, 0);
 	emit(&b, "lapic", "x2apic-tsc-deadline-modes");
 
+	/* a hostile 1 ns periodic timer under the minimum period: ticks fold, TMCCT runs */
+	la_header(&b, 1, FZ_LA_CFG_BSP | FZ_LA_CFG_MIN_PERIOD);
+	la_mmio_w(&b, CVM_APIC_SVR, 0x1ff);
+	la_mmio_w(&b, CVM_APIC_TDCR, 0xb);
+	la_mmio_w(&b, CVM_APIC_LVT_TIMER, CVM_LVT_TIMER_PERIODIC | 0xd7);
+	la_mmio_w(&b, CVM_APIC_TMICT, 1);
+	la_advance(&b, 5);
+	la_advance(&b, 150000);
+	la_advance(&b, 60000);
+	la_mmio_w(&b, CVM_APIC_TMICT, 300000);
+	la_advance(&b, 100000);
+	la_mmio_r(&b, CVM_APIC_TMCCT);
+	la_advance(&b, 250000);
+	emit(&b, "lapic", "periodic-min-period");
+
 	/* relocation and a one-shot timer running out between checks */
 	la_header(&b, 7, 0);
 	u8(&b, FZ_LA_SET_BASE);

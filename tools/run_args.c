@@ -29,7 +29,9 @@ const char cvm_run_usage[] =
         "  --protected-state     never write a vCPU's registers after launch; APs start\n"
         "                        from the image's AP initial-state note on their first\n"
         "                        INIT-SIPI-SIPI (needs --irqchip user;\n"
-        "                        docs/protected-state.md)\n" CVM_PLACEMENT_USAGE
+        "                        docs/protected-state.md)\n"
+        "  --no-seccomp          run without the per-thread seccomp filters (debugging;\n"
+        "                        docs/seccomp.md)\n" CVM_PLACEMENT_USAGE
         "  -v, --verbose         say what corevm does\n"
         "  -h, --help            this text\n"
         "\n"
@@ -53,6 +55,7 @@ enum {
 	OPT_STATS,
 	OPT_TIMEOUT,
 	OPT_PROTECTED,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option options[] = {
@@ -65,6 +68,7 @@ static const struct option options[] = {
         {"stats", required_argument, NULL, OPT_STATS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"protected-state", no_argument, NULL, OPT_PROTECTED},
+        {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         CVM_PLACEMENT_LONGOPTS,
@@ -180,6 +184,9 @@ static int parse_one(int opt, char *arg, struct cvm_run_args *a, char *err, size
 	}
 	case OPT_PROTECTED:
 		a->protected_state = true;
+		return 0;
+	case OPT_NO_SECCOMP:
+		a->no_seccomp = true;
 		return 0;
 	case 'v':
 		a->verbose++;

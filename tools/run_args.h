@@ -37,6 +37,7 @@ struct cvm_run_args {
 	uint64_t timeout_ns;  /* 0: none */
 	bool protected_state; /* --protected-state (docs/protected-state.md) */
 	int verbose;
+	bool no_seccomp; /* --no-seccomp: no filters (debugging) */
 	const char *image;
 	struct cvm_placement_opts place; /* host placement (docs/placement.md) */
 };

@@ -7,6 +7,7 @@
  * register loads, KVM_INTERRUPT, KVM_NMI, sleeping. docs/irqchip.md.
  */
 #include "vmm/irqchip_user.h"
+#include "vmm/seccomp_rules.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1011,6 +1012,7 @@ void cvm_uchip_vcpu_setup(struct cvm_vcpu *v, bool is_bsp, bool x2apic, uint8_t 
 	        .x2apic = x2apic,
 	        .phys_bits = phys_bits,
 	        .tsc_khz = c->tsc_khz,
+	        .min_period_ns = CVM_UCHIP_MIN_TIMER_PERIOD_NS,
 	};
 
 	v->irqchip_data = u;
@@ -1131,6 +1133,58 @@ static void user_destroy(struct cvm_vm *vm)
 	vm->irqchip_data = NULL;
 }
 
+/*
+ * What the user irqchip's hooks call on a vCPU thread (docs/seccomp.md): on
+ * the vCPU's own fd, the injection fallbacks (an exception still being
+ * delivered), the debug registers of parking and INIT, and the MSRs KVM keeps
+ * (IA32_APIC_BASE, the TSC for IA32_TSC_DEADLINE); kicks of other vCPUs.
+ * Without KVM_CAP_SYNC_REGS the INIT/SIPI register loads and the event state
+ * take ioctls; with the vCPU-thread APIC timers, their POSIX timer is armed
+ * and deleted by the vCPU (created in thread_init, before the filter).
+ */
+static const struct cvm_sc_rule user_vcpu_rules[] = {
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_INTERRUPT,
+                        "inject an interrupt: no sync regs, or an exception is being delivered"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_NMI,
+                        "inject an NMI: no sync regs, or an exception is being delivered"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_GET_DEBUGREGS,
+                        "a parking vCPU's debug registers (INIT)"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_SET_DEBUGREGS,
+                        "INIT: debug registers not at their INIT values"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_GET_MSRS,
+                        "IA32_TSC when the guest writes IA32_TSC_DEADLINE"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_SET_MSRS, "KVM's copy of IA32_APIC_BASE"),
+        CVM_SC_TGKILL_KICK("IPIs and I/O APIC messages kick the target vCPU"),
+};
+static const struct cvm_sc_rule user_vcpu_nosync_rules[] = {
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_GET_SREGS, "INIT: CR0 (no sync regs)"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_SET_SREGS, "INIT/SIPI register load (no sync regs)"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_SET_REGS, "INIT/SIPI register load (no sync regs)"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_SET_VCPU_EVENTS,
+                        "INIT/SIPI: clear pending events (no sync regs)"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_GET_VCPU_EVENTS,
+                        "HLT: whether KVM still holds an NMI (no sync regs)"),
+};
+static const struct cvm_sc_rule user_vcpu_timer_rules[] = {
+        CVM_SC_ALLOW("timer_settime", "arm the vCPU's APIC timer (COREVM_APIC_TIMER=vcpu)"),
+        CVM_SC_ALLOW("timer_delete", "thread end: delete the vCPU's APIC timer"),
+};
+static const struct cvm_seccomp_list user_vcpu_list = CVM_SC_LIST("irqchip user", user_vcpu_rules);
+static const struct cvm_seccomp_list user_vcpu_nosync_list =
+        CVM_SC_LIST("irqchip user, no sync regs", user_vcpu_nosync_rules);
+static const struct cvm_seccomp_list user_vcpu_timer_list =
+        CVM_SC_LIST("irqchip user, vcpu timers", user_vcpu_timer_rules);
+
+static bool without_sync_regs(const struct cvm_vm *vm)
+{
+	return !cvm_uchip(vm)->sync_regs;
+}
+
+static bool with_vcpu_timers(const struct cvm_vm *vm)
+{
+	return cvm_uchip(vm)->timer == &cvm_apic_timer_vcpu_ops;
+}
+
 const struct cvm_irqchip_ops cvm_irqchip_user_ops = {
         .name = "user",
         .create = user_create,
@@ -1148,4 +1202,7 @@ const struct cvm_irqchip_ops cvm_irqchip_user_ops = {
         .msr_filter = true,
         .sees_halts = true,
         .owns_lifecycle = true,
+        .seccomp = {{CVM_THREAD_VCPU, &user_vcpu_list, NULL},
+                    {CVM_THREAD_VCPU, &user_vcpu_nosync_list, without_sync_regs},
+                    {CVM_THREAD_VCPU, &user_vcpu_timer_list, with_vcpu_timers}},
 };

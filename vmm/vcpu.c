@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vmm/sandbox.h"
+#include "vmm/test_hook.h"
 #include "vmm/vm_internal.h"
 
 #define CVM_VCPU_STACK_SIZE (256 * 1024)
@@ -310,11 +312,17 @@ static void state_exiting(struct cvm_vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct cvm_vcpu *v = arg;
+	bool ok;
 
 	atomic_store(&v->tid, gettid());
-	/* Its own CPU set first, from inside the thread (host placement). */
-	set_state(v, cvm_vcpu_place(v) ? CVM_VCPU_RUNNING : CVM_VCPU_EXITING);
-	if (get_state(v) == CVM_VCPU_RUNNING && v->vm->irqchip->thread_init) {
+	/*
+	 * Its own CPU set first, from inside the thread (host placement); then the
+	 * irqchip's per-thread set-up (it may create what the filter then forbids,
+	 * e.g. the POSIX timer); then its filter, built by cvm_vcpu_start() so that
+	 * this thread never allocates (docs/seccomp.md).
+	 */
+	ok = cvm_vcpu_place(v);
+	if (ok && v->vm->irqchip->thread_init) {
 		int e = v->vm->irqchip->thread_init(v);
 		if (e < 0) {
 			char why[64];
@@ -322,9 +330,18 @@ static void *vcpu_thread(void *arg)
 			        v->index, v->vm->irqchip->name, strerror(-e));
 			snprintf(why, sizeof(why), "thread set-up failed on vcpu %u", v->index);
 			cvm_vm_request_end(v->vm, CVM_EXIT_FAILURE, why);
-			set_state(v, CVM_VCPU_EXITING);
+			ok = false;
 		}
 	}
+	if (ok && cvm_vm_sandbox_load(v->vm, CVM_THREAD_VCPU, &v->sc_prog) < 0) {
+		cvm_vm_request_end(v->vm, CVM_EXIT_FAILURE, "seccomp failed");
+		ok = false;
+	}
+	/* No guest entry before every thread's filter is in (cvm_vm_run opens the gate). */
+	cvm_vm_gate_wait(v->vm);
+	if (ok)
+		cvm_test_hook_sandboxed(CVM_THREAD_VCPU, v->index);
+	set_state(v, ok ? CVM_VCPU_RUNNING : CVM_VCPU_EXITING);
 	for (;;) {
 		switch (get_state(v)) {
 		case CVM_VCPU_RUNNING:
@@ -374,12 +391,16 @@ int cvm_vcpu_start(struct cvm_vcpu *v)
 		cvm_err("kvm", "KVM_SET_SIGNAL_MASK on vcpu %u: %s", v->index, strerror(-e));
 		return e;
 	}
+	e = cvm_vm_sandbox_build(v->vm, CVM_THREAD_VCPU, v, &v->sc_prog);
+	if (e < 0)
+		return e;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, CVM_VCPU_STACK_SIZE);
 	atomic_store(&v->state, CVM_VCPU_CREATED);
 	e = -pthread_create(&v->thread, &attr, vcpu_thread, v);
 	pthread_attr_destroy(&attr);
 	if (e < 0) {
+		cvm_seccomp_prog_free(&v->sc_prog);
 		cvm_err("vcpu", "starting the thread of vcpu %u: %s", v->index, strerror(-e));
 		return e;
 	}

@@ -19,6 +19,7 @@
 #include "util/ratelimit.h"
 #include "vmm/irqchip.h"
 #include "vmm/kvm_stats.h"
+#include "vmm/seccomp_filter.h"
 #include "vmm/vm.h"
 
 /*
@@ -73,10 +74,11 @@ struct cvm_mailbox {
 	int closed;
 };
 
-#define CVM_KVM_EXIT_REASONS   64 /* exits counted per reason below this; the rest as "other" */
-#define CVM_VCPU_REPORTS_KEPT  32 /* ucall reports kept per vCPU (all are counted) */
-#define CVM_MMIO_PAGES_TRACKED 64 /* distinct unhandled MMIO pages counted per VM */
-#define CVM_VCPU_TIMER_SAMPLES 64 /* local APIC timer lateness samples kept per vCPU */
+#define CVM_KVM_EXIT_REASONS   64  /* exits counted per reason below this; the rest as "other" */
+#define CVM_VCPU_REPORTS_KEPT  32  /* ucall reports kept per vCPU (all are counted) */
+#define CVM_MMIO_PAGES_TRACKED 64  /* distinct unhandled MMIO pages counted per VM */
+#define CVM_GUEST_PRINTS_MAX   256 /* guest PRINT ucalls printed on stderr per VM */
+#define CVM_VCPU_TIMER_SAMPLES 64  /* local APIC timer lateness samples kept per vCPU */
 
 struct cvm_ucall_report {
 	uint64_t stage;
@@ -147,6 +149,8 @@ struct cvm_vcpu {
 	uint64_t ghcb_msr;  /* vCPU thread only: the GHCB MSR (0xC0010130) as the guest reads it */
 	/* Register writes refused after launch: the vCPU's thread counts, stats read after join. */
 	atomic_uint_least64_t reg_refused;
+	/* Its seccomp filter, built by cvm_vcpu_start() and loaded by the thread (then freed). */
+	struct cvm_seccomp_prog sc_prog;
 	struct cvm_vcpu_stats stats;
 };
 
@@ -210,8 +214,9 @@ struct cvm_vm {
 	atomic_int end_claimed;
 	int wake_fd; /* eventfd: main thread wake-up (end requested, console has data) */
 
-	atomic_uint prints_left; /* guest PRINT ucalls still allowed on stderr */
-	atomic_int irq_errors;   /* KVM_IRQ_LINE failures already reported */
+	atomic_uint prints_left;         /* guest PRINT ucalls still allowed on stderr */
+	atomic_ullong prints_suppressed; /* guest PRINT ucalls not printed (budget spent) */
+	atomic_int irq_errors;           /* KVM_IRQ_LINE failures already reported */
 	struct timespec t_start, t_end;
 	int threads_stuck; /* vCPU threads that did not stop in time */
 	cvm_stats_fn stats_hook;
@@ -224,7 +229,28 @@ struct cvm_vm {
 	struct cvm_ratelimit ghcb_log;    /* lines about unsupported GHCB MSR requests */
 	atomic_int housekeeping_reaffine; /* the main thread must re-apply its CPU set */
 	struct cvm_probe *probe; /* time stamps for `corevm calibrate` (calibrate.c), else NULL */
+
+	/* seccomp (docs/seccomp.md): each thread installs its class's filter. */
+	bool seccomp;
+	int signal_fd;                                    /* the main thread's signalfd, -1 */
+	atomic_int seccomp_rules[CVM_THREAD_NCLASSES];    /* rules installed per class (0: none) */
+	atomic_int seccomp_syscalls[CVM_THREAD_NCLASSES]; /* distinct system calls per class */
+	/*
+	 * The start gate: vCPU threads, once their filter is in (or their set-up
+	 * failed), check in and wait here; the main thread installs its own filter,
+	 * waits until every started vCPU thread has checked in, then opens it: no
+	 * guest code runs before every filter is in place. Open except during
+	 * cvm_vm_run()'s start.
+	 */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	bool gate_open;
+	unsigned int gate_arrived; /* vCPU threads that checked in */
 };
+
+/* ---- run.c: the start gate ---- */
+/* A vCPU thread checks in (its filter is in, or it will not enter the guest) and waits. */
+void cvm_vm_gate_wait(struct cvm_vm *vm);
 
 /* ---- vcpu.c ---- */
 int cvm_vcpu_start(struct cvm_vcpu *vcpu);
