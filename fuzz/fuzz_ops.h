@@ -150,4 +150,25 @@ enum fz_lc_op {
 	FZ_LC_NR_OPS
 };
 
+/*
+ * fuzz_ghcb: the GHCB MSR protocol of 2-4 vCPUs in the user irqchip (vmm/ghcb.c).
+ *   header: u8 flags (FZ_GHCB_CFG_*; bits 2:1: 2 + n % 3 vCPUs)
+ * Every operation: u8 opcode, u8 vcpu (% n), then its operands. Exits come only
+ * from a vCPU whose last look said it runs (otherwise the operation does nothing).
+ */
+#define FZ_GHCB_CFG_PROTECTED    0x1u
+#define FZ_GHCB_CFG_N_SHIFT      1
+#define FZ_GHCB_CFG_NO_SYNC_REGS 0x8u
+
+enum fz_ghcb_op {
+	FZ_GHCB_WRITE,  /* u64 value: WRMSR 0xC0010130 */
+	FZ_GHCB_HOLD,   /* WRMSR 0xC0010130 of the AP reset hold request (0x006) */
+	FZ_GHCB_READ,   /* RDMSR 0xC0010130 */
+	FZ_GHCB_INIT,   /* u8 sender (another vCPU): an INIT IPI to vcpu through its ICR */
+	FZ_GHCB_SIPI,   /* u8 sender, u8 vector: a SIPI likewise */
+	FZ_GHCB_X2APIC, /* vcpu switches its local APIC to x2APIC mode (it sends by MSR then) */
+	FZ_GHCB_LOOK,   /* vcpu is woken and looks before KVM_RUN (pre_entry) */
+	FZ_GHCB_NR_OPS
+};
+
 #endif

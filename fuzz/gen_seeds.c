@@ -20,6 +20,7 @@
 #include "devices/i8042.h"
 #include "devices/uart16550.h"
 #include "fuzz/fuzz_ops.h"
+#include "vmm/ghcb.h"
 #include "loader/multiboot.h"
 #include "loader/pvh.h"
 #include "tests/loader/elf_builder.h"
@@ -771,6 +772,84 @@ static void seeds_devices(void)
 	free(b.p);
 }
 
+/* ---- ghcb: header, then u8 opcode, u8 vcpu, operands ---- */
+
+/* vCPU 0 (the BSP) sends INIT or SIPI to `to` of `n` vCPUs. */
+static void gh_ipi(struct sb *b, uint8_t n, uint8_t to, bool sipi)
+{
+	op1(b, sipi ? FZ_GHCB_SIPI : FZ_GHCB_INIT, to);
+	u8(b, (uint8_t)(n - 1 - to)); /* the sender: (to + 1 + s) % n == 0 */
+	if (sipi)
+		u8(b, 0x9f);
+}
+
+/* vCPU 0 boots AP `to` (INIT-SIPI) and the AP looks. */
+static void gh_boot(struct sb *b, uint8_t n, uint8_t to)
+{
+	gh_ipi(b, n, to, false);
+	gh_ipi(b, n, to, true);
+	op1(b, FZ_GHCB_LOOK, to);
+}
+
+/* AP `to` asks for a hold, INIT and SIPI release it, it reads the response. */
+static void gh_hold_release(struct sb *b, uint8_t n, uint8_t to)
+{
+	op1(b, FZ_GHCB_HOLD, to);
+	op1(b, FZ_GHCB_LOOK, to);
+	gh_ipi(b, n, to, false);
+	op1(b, FZ_GHCB_LOOK, to);
+	gh_ipi(b, n, to, true);
+	op1(b, FZ_GHCB_LOOK, to);
+	op1(b, FZ_GHCB_READ, to);
+}
+
+static void seeds_ghcb(void)
+{
+	static const uint64_t values[] = {0,    1, 5, 7, CVM_GHCB_AP_RESET_HOLD_REQ | 1ull << 12,
+	                                  ~0ull};
+	struct sb b = {0};
+
+	/* 2 vCPUs (flags bits 2:1 = 0), protected: boot, hold, release. */
+	u8(&b, FZ_GHCB_CFG_PROTECTED);
+	gh_boot(&b, 2, 1);
+	gh_hold_release(&b, 2, 1);
+	emit(&b, "ghcb", "protected-hold-release");
+
+	u8(&b, FZ_GHCB_CFG_NO_SYNC_REGS);
+	gh_boot(&b, 2, 1);
+	gh_hold_release(&b, 2, 1);
+	emit(&b, "ghcb", "hold-release-no-sync-regs");
+
+	/* 4 vCPUs, the BSP sends by x2APIC MSR; APs 1-3 held and released in turn. */
+	u8(&b, FZ_GHCB_CFG_PROTECTED | 2u << FZ_GHCB_CFG_N_SHIFT);
+	op1(&b, FZ_GHCB_X2APIC, 0);
+	for (uint8_t ap = 1; ap < 4; ap++)
+		gh_boot(&b, 4, ap);
+	for (uint8_t ap = 1; ap < 4; ap++)
+		gh_hold_release(&b, 4, ap);
+	emit(&b, "ghcb", "x2apic-4-vcpus");
+
+	/* An INIT that overtakes the hold request: ignored, the answer is "not woken". */
+	u8(&b, 0);
+	gh_boot(&b, 2, 1);
+	gh_ipi(&b, 2, 1, false);
+	op1(&b, FZ_GHCB_HOLD, 1);
+	gh_ipi(&b, 2, 1, true);
+	op1(&b, FZ_GHCB_LOOK, 1);
+	op1(&b, FZ_GHCB_READ, 1);
+	emit(&b, "ghcb", "init-overtakes-hold");
+
+	/* Requests corevm does not answer: each value reads back as written. */
+	u8(&b, 1u << FZ_GHCB_CFG_N_SHIFT);
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		op1(&b, FZ_GHCB_WRITE, 0);
+		u64(&b, values[i]);
+		op1(&b, FZ_GHCB_READ, 0);
+	}
+	emit(&b, "ghcb", "unsupported-requests");
+	free(b.p);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -784,5 +863,6 @@ int main(int argc, char **argv)
 	seeds_apic_bus();
 	seeds_ioapic();
 	seeds_devices();
+	seeds_ghcb();
 	return failures ? 1 : 0;
 }

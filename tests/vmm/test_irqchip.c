@@ -25,6 +25,7 @@
 #include "vmm/regs_gate.h"
 #include "vmm/sandbox.h"
 #include "vmm/x86_regs.h"
+#include "tests/vmm/fake_vm.h"
 
 #define NCPUS    3
 #define RUN_SIZE 8192
@@ -170,33 +171,11 @@ static struct fixture *make_vm_opts(const struct cvm_irqchip_ops *ops, bool no_s
 	memset(&fake, 0, sizeof(fake));
 	fake.no_sync_regs = no_sync_regs;
 	fake.cr0 = 0x60000010; /* KVM's CR0 after RESET (CD, NW, ET) */
-	f->vm.ncpus = NCPUS;
-	f->vm.vcpu = f->vcpu;
-	f->vm.irqchip = ops;
-	f->vm.ioctl = fake_ioctl;
-	f->vm.wake_fd = -1;
-	f->vm.vm_fd = 100;
-	f->vm.con.out_fd = -1;
-	pthread_mutex_init(&f->vm.dev_lock, NULL);
-	atomic_init(&f->vm.end_status, -1);
-	atomic_init(&f->vm.prints_left, 0);
-	f->vm.protected_state = protected_state;
-	cvm_ratelimit_init(&f->vm.reg_log, 8, 1000000000ull);
-	cvm_ratelimit_init(&f->vm.ghcb_log, 8, 1000000000ull);
-	assert_int_equal(ops->create(&f->vm), 0);
+	assert_int_equal(cvm_fake_vm_init(&f->vm, f->vcpu, NCPUS, ops, fake_ioctl, protected_state),
+	                 0);
 	for (unsigned int i = 0; i < NCPUS; i++) {
-		struct cvm_vcpu *v = &f->vcpu[i];
 		f->run[i] = aligned_alloc(4096, RUN_SIZE);
-		memset(f->run[i], 0, RUN_SIZE);
-		v->vm = &f->vm;
-		v->index = i;
-		v->fd = 1000 + (int)i; /* never a real descriptor: the fake answers */
-		v->run = f->run[i];
-		v->run_size = RUN_SIZE;
-		v->stats.mp_state = -1;
-		cvm_mailbox_init(&v->mbox);
-		atomic_init(&v->state, CVM_VCPU_IN_VMM); /* handling an exit: no kick needed */
-		assert_int_equal(ops->vcpu_init(v, i == 0), 0);
+		assert_int_equal(cvm_fake_vcpu_init(&f->vm, i, f->run[i], RUN_SIZE), 0);
 	}
 	fake.n = 0;
 	fake.filter_vm = &f->vm; /* from here on the hooks run as on a confined vCPU thread */
