@@ -165,6 +165,7 @@ static int run(struct run_state *s)
 	        .irqchip = s->a.irqchip,
 	        .gmem = &s->gm,
 	        .boot_name = protocol_name(s->entry.protocol),
+	        .mwait = s->a.mwait,
 	};
 	struct cvm_run_opts opts = {.timeout_ns = s->a.timeout_ns, .console_rx = true};
 	int status, e;

@@ -31,4 +31,12 @@ extern const char *const cvm_kvm_stat_names[CVM_KVM_NSTATS];
  */
 uint32_t cvm_kvm_vcpu_stats(int vcpu_fd, uint64_t out[CVM_KVM_NSTATS]);
 
+/*
+ * Opens the statistics of the vCPU behind `vcpu_fd` for repeated reads of the
+ * counter `name` (e.g. "blocking"): returns the statistics fd and sets *off to
+ * the counter's file offset (read it with one 8-byte pread), or -errno
+ * (-ENOENT: KVM has no such counter; the fd is then closed).
+ */
+int cvm_kvm_stat_open(int vcpu_fd, const char *name, uint64_t *off);
+
 #endif

@@ -10,6 +10,7 @@
 #include "host/place_ctl.h"
 #include "util/log.h"
 #include "vmm/vm_internal.h"
+#include "vmm/workq.h"
 
 static void add_u64(struct json_object *o, const char *key, uint64_t v)
 {
@@ -178,7 +179,12 @@ static struct json_object *vcpu_json(const struct cvm_vm *vm, const struct cvm_v
 	json_object_object_add(o, "kvm", kvm);
 	for (unsigned int st = 0; st < CVM_VCPU_NSTATES; st++)
 		add_u64(states, cvm_vcpu_state_name(st), s->state_entries[st]);
+	/* Before the asleep states were told apart, they were all "blocked". */
+	add_u64(states, "blocked",
+	        s->state_entries[CVM_VCPU_HALTED] + s->state_entries[CVM_VCPU_WAIT_SIPI] +
+	                s->state_entries[CVM_VCPU_RESET_HOLD] + s->state_entries[CVM_VCPU_PAUSED]);
 	json_object_object_add(o, "state_entries", states);
+	json_object_object_add(o, "work", cvm_workq_vcpu_stats(v));
 	json_object_object_add(o, "mp_state_at_exit", mp_state_json(s->mp_state));
 	json_object_object_add(o, "lifecycle", lifecycle_json(vm, s));
 	if (vm->irqchip->owns_lifecycle)
@@ -232,6 +238,17 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 		vm->stats_hook(vm->stats_hook_ctx, o);
 	if (vm->irqchip->stats)
 		vm->irqchip->stats(vm, o);
+	struct json_object *mw = json_object_new_object();
+	json_object_object_add(mw, "asked",
+	                       json_object_new_string(cvm_mwait_policy_name(vm->mwait.asked)));
+	json_object_object_add(
+	        mw, "in_force",
+	        json_object_new_string(vm->mwait.in_force ? vm->mwait.in_force : "not-offered"));
+	add_u64(mw, "kvm_disable_exits", (uint64_t)vm->mwait.disable_exits);
+	json_object_object_add(mw, "kvm_cpuid_mwait",
+	                       json_object_new_boolean(vm->mwait.cpuid_mwait));
+	json_object_object_add(o, "mwait", mw);
+	cvm_workq_stats(vm, o);
 	json_object_object_add(root, "vm", o);
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		struct cvm_vcpu *v = &vm->vcpu[i];
