@@ -98,7 +98,7 @@ void cvm_vcpu_signal_runnable(struct cvm_vcpu *v)
 {
 	uint64_t one = 1;
 
-	if (v->efd_on) {
+	if (atomic_load_explicit(&v->efd_on, memory_order_acquire)) {
 		ssize_t unused = write(v->efd, &one, sizeof(one));
 		(void)unused;
 		v->stats.work.efd_signals++;
@@ -272,8 +272,7 @@ static bool kvm_idle_stop(struct cvm_vcpu *v)
 		v->kvm_exit_pending = true;
 		return true;
 	}
-	if (errno == EINTR)
-		atomic_fetch_add(&v->run_eintr, 1);
+	atomic_fetch_add(&v->run_eintr, 1);
 	eat_kick_signals();
 	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
 		return true;
@@ -367,6 +366,7 @@ static void state_running(struct cvm_vcpu *v)
 			break;
 		}
 	}
+	atomic_fetch_add(&v->entries, 1); /* after the urgent-work check: docs/idle-work.md */
 	r = ioctl(v->fd, KVM_RUN, NULL);
 	if (r == 0) {
 		set_state(v, CVM_VCPU_IN_VMM);
@@ -454,6 +454,7 @@ static void state_asleep(struct cvm_vcpu *v)
 	}
 	v->stats.work.asleep_ns += now_ns() - t0;
 	v->reeval = true;
+	atomic_fetch_add(&v->wakeups, 1);
 	set_state(v, CVM_VCPU_RUNNING);
 }
 

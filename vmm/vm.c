@@ -637,14 +637,14 @@ bool cvm_vm_vcpu_guest_idle(const struct cvm_vm *vm, unsigned int i)
 int cvm_vm_vcpu_eventfd(struct cvm_vm *vm, unsigned int i)
 {
 	struct cvm_vcpu *v;
-	int fd;
+	int fd, cur;
 
 	if (i >= vm->ncpus) {
 		cvm_err("vm", "eventfd of vcpu %u: the VM has %u vCPUs", i, vm->ncpus);
 		return -EINVAL;
 	}
 	v = &vm->vcpu[i];
-	if (v->efd_on)
+	if (atomic_load_explicit(&v->efd_on, memory_order_acquire))
 		return v->efd;
 	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0) {
@@ -652,7 +652,8 @@ int cvm_vm_vcpu_eventfd(struct cvm_vm *vm, unsigned int i)
 		cvm_err("vm", "eventfd for vcpu %u: %s", i, strerror(-fd));
 		return fd;
 	}
-	v->efd = fd;
-	v->efd_on = true;
-	return fd;
+	cur = cvm_workq_attach_eventfd(vm, v, fd);
+	if (cur != fd)
+		close(fd); /* another thread attached one first */
+	return cur;
 }

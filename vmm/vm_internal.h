@@ -172,15 +172,18 @@ struct cvm_vcpu {
 	bool reeval;         /* vCPU thread only: kicked or woken, the irqchip must look again */
 	uint8_t sleep_state; /* vCPU thread only: the asleep state a BLOCK means (irqchip sets it) */
 	bool kvm_woke;       /* vCPU thread only (kernel, split idle work): KVM says runnable */
-	bool kvm_exit_pending;      /* vCPU thread only: a look's KVM_RUN returned an exit */
-	uint64_t kvm_look_chunks;   /* vCPU thread only: idle chunks run at the last look */
-	atomic_uint work_req;       /* CVM_WREQ_*: set by any thread, taken by the vCPU's thread */
-	_Atomic uint64_t kicks;     /* kicks sent to this thread, counted before the signal */
-	_Atomic uint64_t run_eintr; /* KVM_RUN returned EINTR (counted at once, for samplers) */
-	struct cvm_vcpu_wq *wq;     /* this vCPU's work lists (workq.c); NULL in hand-made VMs */
-	int efd;                    /* the poll()-able eventfd when efd_on (cvm_vm_vcpu_eventfd) */
-	bool efd_on;
-	int stats_fd; /* kernel, split: KVM's statistics (blocking) when stats_on */
+	bool kvm_exit_pending;    /* vCPU thread only: a look's KVM_RUN returned an exit */
+	uint64_t kvm_look_chunks; /* vCPU thread only: idle chunks run at the last look */
+	atomic_uint work_req;     /* CVM_WREQ_*: set by any thread, taken by the vCPU's thread */
+	_Atomic uint64_t kicks;   /* kicks sent to this thread, counted before the signal */
+	_Atomic uint64_t entries; /* KVM_RUN calls that may run the guest (seq_cst, before each) */
+	_Atomic uint64_t run_eintr; /* KVM_RUN returned EINTR: a kick ended it (counted at once,
+	                               for the halt sampler) */
+	_Atomic uint64_t wakeups; /* the thread left HALTED, WAIT_SIPI or RESET_HOLD for RUNNING */
+	struct cvm_vcpu_wq *wq;   /* this vCPU's work lists (workq.c); NULL in hand-made VMs */
+	int efd;                  /* the poll()-able eventfd once efd_on (cvm_vm_vcpu_eventfd) */
+	atomic_bool efd_on;       /* set once (release, after efd), under the work queue's lock */
+	int stats_fd;             /* kernel, split: KVM's statistics (blocking) when stats_on */
 	bool stats_on;
 	uint64_t stats_off; /* file offset of KVM's `blocking` counter in stats_fd */
 	struct cvm_vcpu_stats stats;

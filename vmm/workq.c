@@ -57,6 +57,7 @@ struct cvm_workq {
 	bool stop_worker;       /* under lock */
 	bool sample_halts;      /* kernel, split: sample KVM's blocking statistic */
 	uint8_t *last_blocking; /* worker only, [ncpus]: 0, 1, or 2 (left a halt: judge next) */
+	bool *efd_seen;         /* worker only, [ncpus]: the eventfd's first look was taken */
 	uint64_t *last_eintr;   /* worker only, [ncpus] */
 
 	/* Counters (any thread). */
@@ -333,6 +334,7 @@ int __cvm_work_submit(struct cvm_vm *vm, struct cvm_work *w)
 	w->ran_on = -1;
 	w->chunks = 0;
 	w->kicks = 0;
+	w->entries = 0;
 	w->kick_to_run_ns = 0;
 	w->status = 0;
 	atomic_store(&w->cancel_req, false);
@@ -354,6 +356,8 @@ int __cvm_work_submit(struct cvm_vm *vm, struct cvm_work *w)
 	w->t_submit = now_ns();
 	atomic_store_explicit(&w->phase, PH_QUEUED, memory_order_relaxed);
 	push_tail(q, list, w);
+	/* After the push (both seq_cst): at most one entry counted from here missed the item. */
+	w->entries_base = target >= 0 ? atomic_load(&vm->vcpu[target].entries) : 0;
 	atomic_fetch_add(&q->submitted[p], 1);
 	if (p == CVM_WORK_BACKGROUND || (p == CVM_WORK_IDLE && q->sample_halts))
 		pthread_cond_signal(&q->cond); /* the worker runs it / samples KVM's halts */
@@ -445,6 +449,12 @@ int cvm_work_wait(struct cvm_work *w, uint64_t timeout_ns)
 }
 
 /* ---- running items ---- */
+
+/* Once the VM's end is requested no new item starts: what is queued completes -ESHUTDOWN. */
+static bool vm_ending(const struct cvm_vm *vm)
+{
+	return atomic_load_explicit(&vm->end_status, memory_order_acquire) >= 0;
+}
 
 /*
  * Takes the next item of list `id` for running (phase RUNNING); NULL when the
@@ -548,7 +558,7 @@ static void run_urgent_item(struct cvm_vcpu *v, struct cvm_work *w, int id)
 	do {
 		r = run_chunk(v->vm, w, (int)v->index);
 		s->urgent_chunks++;
-	} while (r == CVM_WORK_MORE && !atomic_load(&w->cancel_req));
+	} while (r == CVM_WORK_MORE && !atomic_load(&w->cancel_req) && !vm_ending(v->vm));
 	t1 = now_ns();
 	s->urgent_ns += t1 - t0;
 	if (r == CVM_WORK_DONE)
@@ -563,7 +573,7 @@ void cvm_workq_run_urgent(struct cvm_vcpu *v)
 
 	if (!q)
 		return;
-	for (;;) {
+	while (!vm_ending(v->vm)) {
 		int id = 2 * (int)v->index;
 		w = take(q, id);
 		if (!w) {
@@ -572,10 +582,11 @@ void cvm_workq_run_urgent(struct cvm_vcpu *v)
 		}
 		if (!w)
 			return;
-		if (!w->chunks)
-			w->kicks = w->target == (int)v->index
-			                   ? (uint32_t)(atomic_load(&v->kicks) - w->kicks_base)
-			                   : 0;
+		if (!w->chunks && w->target >= 0) {
+			struct cvm_vcpu *t = &v->vm->vcpu[w->target];
+			w->kicks = (uint32_t)(atomic_load(&t->kicks) - w->kicks_base);
+			w->entries = (uint32_t)(atomic_load(&t->entries) - w->entries_base);
+		}
 		run_urgent_item(v, w, id);
 	}
 }
@@ -588,7 +599,7 @@ bool cvm_workq_run_idle(struct cvm_vcpu *v, bool (*stop)(struct cvm_vcpu *v))
 
 	if (!q)
 		return false;
-	while (!stop(v)) {
+	while (!vm_ending(v->vm) && !stop(v)) {
 		int id = 2 * (int)v->index + 1;
 		struct cvm_work *w = take(q, id);
 		uint64_t t0, dt;
@@ -626,7 +637,7 @@ static bool sampling_needed(struct cvm_workq *q)
 	if (atomic_load(&q->idle_any.n))
 		return true;
 	for (unsigned int i = 0; i < vm->ncpus; i++)
-		if (vm->vcpu[i].efd_on || atomic_load(&q->v[i].idle.n))
+		if (atomic_load(&vm->vcpu[i].efd_on) || atomic_load(&q->v[i].idle.n))
 			return true;
 	return false;
 }
@@ -634,9 +645,11 @@ static bool sampling_needed(struct cvm_workq *q)
 /*
  * One look at every vCPU's KVM `blocking` statistic (kernel, split irqchip).
  * Eventfd: a vCPU seen blocking (halted inside KVM_RUN) at one look and not at
- * the next is a candidate; it is signalled at the look after that if its
- * thread counted no EINTR (a kick) since the first look: a kick's EINTR is
- * counted right after KVM_RUN returns, long before the next look. Idle work:
+ * the next is a candidate; it is signalled at the look after that if it is
+ * still not blocking and its thread counted no EINTR (a kick of corevm's)
+ * since the first look: a kick's EINTR is counted right after KVM_RUN returns,
+ * long before the next look. A vCPU that left KVM_RUN for a moment and halted
+ * again (a kick, urgent work, EAGAIN after an INIT) blocks again by then. Idle work:
  * a halted vCPU for which idle work waits is kicked with CVM_WREQ_IDLE_LOOK,
  * so that its thread reads the MP state and runs the work.
  */
@@ -651,8 +664,16 @@ static void sample(struct cvm_workq *q)
 		bool b = cvm_vm_vcpu_guest_idle(vm, i);
 		uint64_t e = atomic_load(&v->run_eintr);
 		uint8_t last = q->last_blocking[i];
-		if (v->efd_on) {
-			if (last == 2 && e == q->last_eintr[i]) { /* left the halt by itself */
+		if (atomic_load_explicit(&v->efd_on, memory_order_acquire) && !q->efd_seen[i]) {
+			/* A new eventfd: this look is its baseline, nothing is judged yet. */
+			q->efd_seen[i] = true;
+			q->last_blocking[i] = b;
+			q->last_eintr[i] = e;
+			continue;
+		}
+		if (q->efd_seen[i]) {
+			if (last == 2 && !b &&
+			    e == q->last_eintr[i]) { /* left the halt by itself */
 				uint64_t one = 1;
 				ssize_t unused = write(v->efd, &one, sizeof(one));
 				(void)unused;
@@ -687,7 +708,7 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&q->lock);
 	while (!q->stop_worker) {
-		struct cvm_work *w = pop_head(q, L_BACKGROUND);
+		struct cvm_work *w = vm_ending(vm) ? NULL : pop_head(q, L_BACKGROUND);
 		bool samp;
 		if (w) {
 			enum cvm_work_ret r;
@@ -708,7 +729,7 @@ static void *worker_main(void *arg)
 			next_sample = now_ns() + CVM_WORKQ_SAMPLE_NS;
 		}
 		pthread_mutex_lock(&q->lock);
-		if (q->stop_worker || q->background.head)
+		if (q->stop_worker || (q->background.head && !vm_ending(vm)))
 			continue;
 		if (samp) {
 			struct timespec ts;
@@ -739,10 +760,12 @@ int cvm_workq_create(struct cvm_vm *vm, unsigned int capacity)
 	q->v = aligned_alloc(64, sizeof(*q->v) * vm->ncpus);
 	q->last_blocking = calloc(vm->ncpus, 1);
 	q->last_eintr = calloc(vm->ncpus, sizeof(*q->last_eintr));
-	if (!q->v || !q->last_blocking || !q->last_eintr) {
+	q->efd_seen = calloc(vm->ncpus, sizeof(*q->efd_seen));
+	if (!q->v || !q->last_blocking || !q->last_eintr || !q->efd_seen) {
 		free(q->v);
 		free(q->last_blocking);
 		free(q->last_eintr);
+		free(q->efd_seen);
 		free(q);
 		return -ENOMEM;
 	}
@@ -838,11 +861,36 @@ void cvm_workq_destroy(struct cvm_vm *vm)
 	free(q->v);
 	free(q->last_blocking);
 	free(q->last_eintr);
+	free(q->efd_seen);
 	free(q);
 	vm->wq = NULL;
 }
 
+int cvm_workq_attach_eventfd(struct cvm_vm *vm, struct cvm_vcpu *v, int fd)
+{
+	struct cvm_workq *q = vm->wq;
+	int cur;
+
+	if (q)
+		pthread_mutex_lock(&q->lock);
+	if (!atomic_load_explicit(&v->efd_on, memory_order_relaxed)) {
+		v->efd = fd;
+		atomic_store_explicit(&v->efd_on, true, memory_order_release);
+	}
+	cur = v->efd;
+	if (q) {
+		pthread_cond_signal(&q->cond); /* the sampler may now have something to watch */
+		pthread_mutex_unlock(&q->lock);
+	}
+	return cur;
+}
+
 /* ---- statistics ---- */
+
+uint64_t cvm_workq_samples(const struct cvm_vm *vm)
+{
+	return vm->wq ? atomic_load(&vm->wq->samples) : 0;
+}
 
 static void add_u64(struct json_object *o, const char *key, uint64_t v)
 {

@@ -98,9 +98,12 @@ struct cvm_work {
 	uint64_t budget_ns; /* set: idle: the longest one chunk runs (default 100 us, max 10 ms) */
 
 	/* Results, valid once complete. */
-	int ran_on;              /* vCPU that ran the last chunk, -1 worker or never run */
-	unsigned int chunks;     /* chunks run */
-	uint32_t kicks;          /* urgent: kicks its vCPU received from submission to its run */
+	int ran_on;          /* vCPU that ran the last chunk, -1 worker or never run */
+	unsigned int chunks; /* chunks run */
+	uint32_t kicks;      /* urgent: kicks its vCPU received from submission to its run */
+	uint32_t entries;    /* urgent: guest entries (KVM_RUN) of the vCPU chosen for it after it
+	                     was queued and before its first chunk: at most 1 (it ran within one
+	                     kick) unless a wake-up was lost */
 	uint64_t kick_to_run_ns; /* urgent: from submission (incl. the kick) to the first chunk */
 
 	/* The queue's: do not touch. */
@@ -108,9 +111,10 @@ struct cvm_work {
 	_Atomic uint32_t phase; /* futex word: IDLE, QUEUED, RUNNING, COMPLETE */
 	int status;
 	atomic_bool cancel_req;
-	int16_t list;        /* which list holds it while queued */
-	int32_t target;      /* urgent: the vCPU kicked for it (-1 none) */
-	uint64_t kicks_base; /* urgent: the target's kick count at submission */
+	int16_t list;          /* which list holds it while queued */
+	int32_t target;        /* urgent: the vCPU kicked for it (-1 none) */
+	uint64_t kicks_base;   /* urgent: the target's kick count at submission */
+	uint64_t entries_base; /* urgent: the target's guest entries once it was queued */
 	uint64_t t_submit;
 };
 
@@ -180,6 +184,16 @@ void cvm_workq_run_urgent(struct cvm_vcpu *v);
  * Returns whether any chunk ran.
  */
 bool cvm_workq_run_idle(struct cvm_vcpu *v, bool (*stop)(struct cvm_vcpu *v));
+
+/*
+ * cvm_vm_vcpu_eventfd(): makes `fd` vCPU v's eventfd unless it has one already,
+ * and lets the sampler (kernel, split) start watching it. Returns the eventfd
+ * in force (`fd`, or the one attached first). Any thread, any time.
+ */
+int cvm_workq_attach_eventfd(struct cvm_vm *vm, struct cvm_vcpu *v, int fd);
+
+/* How many looks the sampler took (kernel, split): lets tests wait for one. */
+uint64_t cvm_workq_samples(const struct cvm_vm *vm);
 
 /* Adds the VM-wide "work" object to the statistics' "vm" object. */
 void cvm_workq_stats(struct cvm_vm *vm, struct json_object *vm_obj);
