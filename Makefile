@@ -1,14 +1,21 @@
 # Thin wrapper over Meson so that a fresh Debian machine needs two commands:
 #   make demo    boot the bundled demo guest on 4 vCPUs
-#   make check   run every test (release build and ASan+UBSan build)
+#   make check   run every test (release build and ASan+UBSan build, short fuzz runs)
 BUILD    ?= build
 SAN      ?= build-san
 COV      ?= build-cov
+FUZZ     ?= build-fuzz
+# make fuzz: seconds per target (FUZZ_TARGETS: a subset, e.g. "loader lapic");
+# make check: seconds per target of the short, fixed-seed runs
+FUZZ_SECONDS       ?= 300
+FUZZ_SHORT_SECONDS ?= 20
+FUZZ_TARGETS       ?=
 MESON    ?= meson
 COREVM    = $(BUILD)/tools/corevm
 SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build san demo check test test-san format format-check coverage fuzz bench bench-boot bench-core bench-host bench-sim bench-lifecycle clean
+.PHONY: all deps build san demo check test test-san format format-check coverage fuzz fuzz-build \
+	fuzz-short fuzz-seeds bench bench-boot bench-core bench-host bench-sim bench-lifecycle clean
 
 all: build
 
@@ -24,6 +31,11 @@ $(SAN)/build.ninja:
 $(COV)/build.ninja:
 	$(MESON) setup $(COV) --buildtype=debug -Db_coverage=true
 
+# libFuzzer needs clang; only the fuzz targets are built there (docs/fuzzing.md).
+$(FUZZ)/build.ninja:
+	CC=clang $(MESON) setup $(FUZZ) --buildtype=debugoptimized -Dfuzz=true -Dtests=false \
+		-Dguests=false -Db_sanitize=address,undefined -Db_lundef=false
+
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
@@ -36,11 +48,14 @@ demo: build
 test: build
 	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
 
+# The whole suite under ASan+UBSan: unit tests and the guest tests, which run the
+# sanitized corevm (the guests themselves are built without sanitizers). Tests in
+# suite `nosan` are left out on purpose; tests/guest/meson.build says why for each.
 test-san: san
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	$(MESON) test -C $(SAN) --print-errorlogs --num-processes 2 --suite unit
+	$(MESON) test -C $(SAN) --print-errorlogs --num-processes 2 --no-suite nosan
 
-check: deps format-check test test-san
+check: deps format-check test test-san fuzz-short
 
 format:
 	clang-format -i $(SOURCES)
@@ -53,6 +68,21 @@ coverage: deps $(COV)/build.ninja
 	ninja -C $(COV)
 	$(MESON) test -C $(COV) --suite core
 	gcovr -r . --object-directory $(COV) --filter 'core/' --print-summary --fail-under-line 90
+
+fuzz-build: deps $(FUZZ)/build.ninja
+	ninja -C $(FUZZ) fuzz-targets
+
+# Every target (or FUZZ_TARGETS) for FUZZ_SECONDS each; fails if one crashes.
+fuzz: fuzz-build
+	scripts/fuzz.sh $(FUZZ) long $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The bounded run of make check: FUZZ_SHORT_SECONDS per target, fixed seed.
+fuzz-short: fuzz-build
+	scripts/fuzz.sh $(FUZZ) short $(FUZZ_SHORT_SECONDS)
+
+# Rewrites the generated seeds (fuzz/corpus/*/seed-*) after a byte-code change.
+fuzz-seeds: fuzz-build
+	$(FUZZ)/fuzz/fuzz_gen_seeds fuzz/corpus
 
 bench: bench-boot bench-core bench-host bench-sim bench-lifecycle
 
@@ -68,14 +98,14 @@ bench-core: build
 bench-host: build
 	$(BUILD)/bench/host/bench_placement
 
-# The simulator's event rate and the 512-vCPU host's wall time (not part of check).
 # vCPU lifecycle costs, guest-measured: corevm vs QEMU microvm and a bare KVM_RUN loop (bench/README.md).
 bench-lifecycle: build
 	bench/lifecycle/run.sh
 
+# The simulator's event rate and the 512-vCPU host's wall time (not part of check).
 bench-sim: build
 	$(BUILD)/bench/sim/bench_sim scenarios
 
 clean:
-	rm -rf $(BUILD) $(SAN) $(COV)
+	rm -rf $(BUILD) $(SAN) $(COV) $(FUZZ)
 

@@ -69,8 +69,9 @@ int cvm_apic_bus_init(struct cvm_apic_bus *b, unsigned int nr);
 /*
  * Publishes vCPU `vcpu`'s routing identity from its local APIC (after
  * power-on, and whenever a write reports CVM_FX_ROUTE). -EINVAL for a bad
- * index, -ERANGE for an x2APIC ID >= CVM_APIC_MAX_X2ID (the vCPU is then
- * unreachable by physical x2APIC destinations).
+ * index, -ERANGE for an x2APIC ID >= CVM_APIC_MAX_X2ID (in x2APIC mode the
+ * vCPU is then unreachable by physical and logical destinations; broadcasts
+ * and shorthands still reach it).
  */
 int cvm_apic_bus_update(struct cvm_apic_bus *b, unsigned int vcpu, const struct cvm_lapic *a);
 

@@ -104,14 +104,16 @@ void cvm_lapic_power_on(struct cvm_lapic *a, const struct cvm_lapic_config *cfg)
 	a->x2apic_ok = cfg->x2apic;
 	a->tsc_khz = cfg->tsc_khz;
 	a->bus_cycle_ns = cfg->bus_cycle_ns ? cfg->bus_cycle_ns : 1;
+	a->min_period_ns = cfg->min_period_ns;
 	a->apic_base =
 	        CVM_APIC_DEFAULT_BASE | CVM_APIC_BASE_EN | (cfg->bsp ? CVM_APIC_BASE_BSP : 0);
 	reset_registers(a);
 }
 
-void cvm_lapic_init_reset(struct cvm_lapic *a)
+void cvm_lapic_init_reset(struct cvm_lapic *a, struct cvm_lapic_fx *fx)
 {
 	reset_registers(a);
+	fx->flags = CVM_FX_ROUTE | CVM_FX_TIMER;
 }
 
 /* ---- Priorities ---- */
@@ -374,9 +376,18 @@ uint64_t cvm_lapic_timer_expire(struct cvm_lapic *a, struct cvm_counters *c, uin
 	if (cvm_lapic_timer_mode(a) == CVM_TIMER_PERIODIC && a->tmict) {
 		uint64_t period = mul_sat(a->tmict, tick_ns(a));
 		uint64_t missed = (now_ns - due) / period;
+		uint64_t next = add_sat(due, mul_sat(missed + 1, period));
+		uint64_t floor = add_sat(now_ns, a->min_period_ns);
+		if (next < floor) {
+			/* Due too soon after this one: those ticks fold into the next expiry. */
+			uint64_t gap = floor - next;
+			uint64_t more = gap / period + (gap % period != 0);
+			missed += more;
+			next = add_sat(next, mul_sat(more, period));
+		}
 		if (missed && c)
 			c->n[CVM_CTR_TIMER_MISSED] += missed;
-		a->timer_deadline = add_sat(due, mul_sat(missed + 1, period));
+		a->timer_deadline = next;
 	} else {
 		a->timer_deadline = CVM_NO_DEADLINE;
 		a->tsc_deadline = 0;

@@ -146,6 +146,12 @@ struct cvm_lapic_config {
 	uint8_t phys_bits;     /* MAXPHYADDR: APIC_BASE bits at or above are reserved (0: 52) */
 	uint32_t tsc_khz;      /* guest TSC frequency, for TSC-deadline mode (0: mode unusable) */
 	uint32_t bus_cycle_ns; /* timer input period in ns (0: 1 ns, as KVM) */
+	/*
+	 * Periodic mode: expiries at least this far apart, the ticks in between
+	 * folded into the next one (0: every tick). A host bound on a guest's
+	 * timer rate: the count (TMCCT) still runs at the programmed rate.
+	 */
+	uint32_t min_period_ns;
 };
 
 /* The whole local APIC. Read fields directly only through the accessors below. */
@@ -161,7 +167,8 @@ struct cvm_lapic {
 	uint32_t tmict;       /* initial count as written */
 	uint32_t timer_count; /* count at timer_start_ns */
 	uint32_t tsc_khz, bus_cycle_ns;
-	uint8_t xapic_id; /* xAPIC ID (writable in xAPIC mode) */
+	uint32_t min_period_ns; /* see struct cvm_lapic_config */
+	uint8_t xapic_id;       /* xAPIC ID (writable in xAPIC mode) */
 	uint8_t tpr;
 	uint8_t phys_bits;
 	uint8_t x2apic_ok;
@@ -178,9 +185,13 @@ void cvm_lapic_power_on(struct cvm_lapic *a, const struct cvm_lapic_config *cfg)
 /*
  * INIT: every register back to its power-up value except the APIC ID, the
  * whole IA32_APIC_BASE (mode, base, BSP) and, in x2APIC mode, the derived LDR.
- * The caller does this on the CVM_ACT_INIT_RESET action.
+ * The caller does this on the CVM_ACT_INIT_RESET action and carries out fx
+ * (cleared on entry) like a register write's: the xAPIC LDR and DFR are reset,
+ * so CVM_FX_ROUTE (publish with cvm_apic_bus_update(), or the vCPU keeps
+ * receiving logical IPIs under its old logical ID), and the timer is stopped
+ * (CVM_FX_TIMER).
  */
-void cvm_lapic_init_reset(struct cvm_lapic *a);
+void cvm_lapic_init_reset(struct cvm_lapic *a, struct cvm_lapic_fx *fx);
 
 static inline enum cvm_apic_mode cvm_lapic_mode(const struct cvm_lapic *a)
 {
@@ -336,8 +347,9 @@ static inline uint64_t cvm_lapic_next_deadline(const struct cvm_lapic *a)
 /*
  * Call when now_ns >= the deadline (early calls do nothing): fires the timer
  * (LVT timer vector into the IRR unless masked), re-arms a periodic timer
- * (ticks that were missed entirely are folded into this one and counted),
- * ends one-shot and TSC-deadline. Returns the next deadline.
+ * (ticks that were missed entirely, and those due less than min_period_ns
+ * after now_ns, are folded into this one and counted as timer_missed), ends
+ * one-shot and TSC-deadline. Returns the next deadline.
  */
 uint64_t cvm_lapic_timer_expire(struct cvm_lapic *a, struct cvm_counters *c, uint64_t now_ns);
 

@@ -267,9 +267,19 @@ void cvm_lc_iret(struct cvm_lc *s)
 	s->flags &= (uint8_t)~CVM_LC_NMI_MASKED;
 }
 
+/*
+ * A guest instruction reported after an INIT was taken (the INIT's kick raced
+ * with the exit) belongs to the context that INIT replaced: it must not undo
+ * where the INIT put the vCPU.
+ */
+static bool stale_guest_event(const struct cvm_lc *s)
+{
+	return s->mp != CVM_MP_RUNNABLE || (s->flags & CVM_LC_RESET_DUE);
+}
+
 enum cvm_disp cvm_lc_hlt(struct cvm_lc *s, struct cvm_counters *c)
 {
-	if (s->mp != CVM_MP_RUNNABLE) {
+	if (stale_guest_event(s)) {
 		cvm_count(c, CVM_CTR_EVENT_IGNORED);
 		return CVM_DISP_DISCARDED;
 	}
@@ -280,7 +290,8 @@ enum cvm_disp cvm_lc_hlt(struct cvm_lc *s, struct cvm_counters *c)
 
 enum cvm_disp cvm_lc_ap_reset_hold(struct cvm_lc *s, struct cvm_counters *c)
 {
-	if (s->mp != CVM_MP_RUNNABLE) {
+	/* Held in SMM, the vCPU could never leave: INIT is latched there and RSM never comes. */
+	if (stale_guest_event(s) || (s->flags & CVM_LC_SMM)) {
 		cvm_count(c, CVM_CTR_EVENT_IGNORED);
 		return CVM_DISP_DISCARDED;
 	}

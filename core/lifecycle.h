@@ -167,13 +167,20 @@ enum cvm_disp cvm_lc_rsm(struct cvm_lc *s, struct cvm_counters *c);
 /* IRET after an NMI handler: NMIs are unblocked (also in SMM; RSM restores the pre-SMI state). */
 void cvm_lc_iret(struct cvm_lc *s);
 
-/* HLT executed: RUNNABLE -> HALTED (cvm_lc_next() wakes it at once if something is deliverable). */
+/*
+ * HLT executed: RUNNABLE -> HALTED (cvm_lc_next() wakes it at once if something
+ * is deliverable). Ignored and counted (event_ignored) in any other state, and
+ * while an INIT taken since is still to be carried out (INIT_RESET not yet
+ * returned): the HLT was executed before that INIT, which supersedes it.
+ */
 enum cvm_disp cvm_lc_hlt(struct cvm_lc *s, struct cvm_counters *c);
 
 /*
  * AP reset hold requested by the guest (GHCB MSR protocol request 0x006):
  * RUNNABLE -> AP_RESET_HOLD. Only INIT followed by SIPI wakes it, and then
- * with no register change (HOLD_RELEASE).
+ * with no register change (HOLD_RELEASE). Ignored like cvm_lc_hlt() elsewhere,
+ * while an INIT reset is due, and in SMM (held there, the vCPU could never
+ * leave: INIT is latched in SMM and RSM would never run).
  */
 enum cvm_disp cvm_lc_ap_reset_hold(struct cvm_lc *s, struct cvm_counters *c);
 
@@ -193,14 +200,14 @@ struct cvm_lc_inputs {
 };
 
 enum cvm_lc_act {
-	CVM_ACT_RUN = 0,    /* enter the guest */
-	CVM_ACT_BLOCK,      /* sleep until an event returns CVM_DISP_ACCEPTED (or a VMM request) */
-	CVM_ACT_STOP,       /* leave the vCPU loop for good */
-	CVM_ACT_PAUSE,      /* park until cvm_lc_request_resume(), then call cvm_lc_next() again */
-	CVM_ACT_INIT_RESET, /* reset the local APIC for INIT (cvm_lapic_init_reset()); unless
+	CVM_ACT_RUN = 0, /* enter the guest */
+	CVM_ACT_BLOCK,   /* sleep until an event returns CVM_DISP_ACCEPTED (or a VMM request) */
+	CVM_ACT_STOP,    /* leave the vCPU loop for good */
+	CVM_ACT_PAUSE,   /* park until cvm_lc_request_resume(), then call cvm_lc_next() again */
+	CVM_ACT_INIT_RESET, /* reset the local APIC for INIT (cvm_lapic_init_reset(), and its fx); unless
 	                        CVM_ACTF_NO_REGS, load the INIT register state (core/x86_reset.h);
 	                        with CVM_ACTF_BSP the vCPU then runs at the reset vector */
-	CVM_ACT_SIPI_ENTRY, /* unless CVM_ACTF_NO_REGS, load the SIPI entry state for `vector`;
+	CVM_ACT_SIPI_ENTRY,   /* unless CVM_ACTF_NO_REGS, load the SIPI entry state for `vector`;
 	                        with NO_REGS (protected state) run as is, CVM_ACTF_FIRST telling it
 	                        is the first boot from the measured initial state */
 	CVM_ACT_HOLD_RELEASE, /* answer the AP reset hold (GHCB MSR: response 0x007, non-zero

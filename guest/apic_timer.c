@@ -4,7 +4,8 @@
  *             below the initial count, the interrupt wakes the HLT once, then
  *             the current count reads 0 and no second interrupt follows;
  *   periodic: the same count, periodic: at least 3 interrupts, each waking a
- *             HLT; once stopped (masked, count 0) no further interrupt;
+ *             HLT; once stopped (masked, count 0) no further interrupt but the
+ *             one already waiting in the IRR, if any;
  *   deadline: TSC-deadline (MSR 0x6e0) at now + 2^20 ticks: the interrupt wakes
  *             the HLT no earlier than the deadline, and the MSR then reads 0;
  *             a deadline already in the past fires at once; writing 0 disarms
@@ -76,10 +77,14 @@ static void periodic(void)
 	guest_timer_periodic(VEC_TIMER, COUNT, DIVIDE);
 	uint32_t hlts = sleep_until(3);
 	guest_timer_stop();
-	uint32_t after_stop = fired;
+	/*
+	 * A tick that reached the IRR before the stop (interrupts are off here)
+	 * is still delivered: exactly that one may follow, nothing else.
+	 */
+	uint32_t after_stop = fired + guest_apic_irr(VEC_TIMER);
 	guest_irq_window(KIT_TSC_WINDOW);
-	GUEST_ASSERT_MSG(fired == after_stop, "apic_timer: %u interrupts after the timer stopped",
-	                 fired - after_stop);
+	GUEST_ASSERT_MSG(fired == after_stop, "apic_timer: %d interrupts after the timer stopped",
+	                 (int)(fired - after_stop));
 	GUEST_REPORT(CVM_STAGE_USER, PERIODIC, fired, hlts);
 	guest_printf("apic_timer: periodic: %u interrupts, %u HLTs\n", fired, hlts);
 }

@@ -25,6 +25,9 @@ struct cvm_probe_report {
  */
 int __cvm_cpu_probe_kvm(unsigned int cpu, struct cvm_probe_report *rep);
 
+/* The same on an open /dev/kvm descriptor (the worker opens it once; seccomp then needs no open). */
+int __cvm_cpu_probe_kvm_fd(int kvm_fd, unsigned int cpu, struct cvm_probe_report *rep);
+
 /*
  * An asynchronous prober as host/place_ctl.c uses it: start() asks for a probe
  * of `cpu`; later, on any thread, the prober calls done(done_ctx, cpu, token,
@@ -37,12 +40,20 @@ struct cvm_prober {
 	void (*done)(void *done_ctx, unsigned int cpu, uint64_t token,
 	             const struct cvm_probe_report *rep);
 	void *done_ctx;
+	/*
+	 * Called first on the KVM prober's worker thread once it has opened /dev/kvm
+	 * (set before cvm_prober_kvm_init); non-zero: the worker runs no probe (each
+	 * request is answered VOID). May be NULL.
+	 */
+	int (*thread_init)(void *ctx);
+	void *thread_ctx;
 	void *priv;
 };
 
 /*
- * The real prober: one worker thread running __cvm_cpu_probe_kvm() for each
- * request in turn. `done`/`done_ctx` are set by the caller before start().
+ * The real prober: one worker thread that opens /dev/kvm once, calls
+ * p->thread_init, and runs __cvm_cpu_probe_kvm_fd() for each request in turn;
+ * cvm_prober_kvm_init() returns once the worker has called p->thread_init. `done`/`done_ctx` are set by the caller before start().
  * Returns 0 or -errno (thread creation). Free with p->stop(p).
  */
 int cvm_prober_kvm_init(struct cvm_prober *p);

@@ -6,6 +6,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,17 +39,21 @@ static void probe_vm_close(struct probe_vm *p)
 		close(p->vcpu);
 	if (p->vm >= 0)
 		close(p->vm);
-	if (p->kvm >= 0)
-		close(p->kvm);
 }
 
-/* Creates the VM and its vCPU, ready to run the probe code. Returns 0 or -errno with `what` set. */
+/* Opens /dev/kvm for probes: the descriptor or -errno (-ENODEV: none). */
+static int open_kvm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	return fd >= 0 ? fd : errno == ENOENT ? -ENODEV : -errno;
+}
+
+/*
+ * Creates the VM (on `p->kvm`, which the caller owns) and its vCPU, ready to run
+ * the probe code. Returns 0 or -errno with `what` set.
+ */
 static int probe_vm_open(struct probe_vm *p, const char **what)
 {
-	*what = "open /dev/kvm";
-	p->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (p->kvm < 0)
-		return errno == ENOENT ? -ENODEV : -errno;
 	*what = "KVM_CREATE_VM";
 	p->vm = ioctl(p->kvm, KVM_CREATE_VM, 0);
 	if (p->vm < 0)
@@ -154,7 +159,20 @@ static void probe_run(struct probe_vm *p, unsigned int cpu, struct cvm_probe_rep
 
 int __cvm_cpu_probe_kvm(unsigned int cpu, struct cvm_probe_report *rep)
 {
-	struct probe_vm p = {.kvm = -1, .vm = -1, .vcpu = -1};
+	int fd = open_kvm();
+	if (fd < 0) {
+		memset(rep, 0, sizeof(*rep));
+		snprintf(rep->detail, sizeof(rep->detail), "open /dev/kvm: %s", strerror(-fd));
+		return fd;
+	}
+	int r = __cvm_cpu_probe_kvm_fd(fd, cpu, rep);
+	close(fd);
+	return r;
+}
+
+int __cvm_cpu_probe_kvm_fd(int kvm_fd, unsigned int cpu, struct cvm_probe_report *rep)
+{
+	struct probe_vm p = {.kvm = kvm_fd, .vm = -1, .vcpu = -1};
 	cpu_set_t old, one;
 	const char *what;
 
@@ -190,6 +208,7 @@ int __cvm_cpu_probe_kvm(unsigned int cpu, struct cvm_probe_report *rep)
 
 struct kvm_prober {
 	pthread_t thread;
+	sem_t init_done; /* posted by the worker once thread_init has returned */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
@@ -204,6 +223,10 @@ static void *prober_main(void *arg)
 {
 	struct cvm_prober *p = arg;
 	struct kvm_prober *k = p->priv;
+	/* /dev/kvm once for all probes, before thread_init (e.g. a seccomp filter without open). */
+	int kvm_fd = open_kvm();
+	int refuse = p->thread_init ? p->thread_init(p->thread_ctx) : 0;
+	sem_post(&k->init_done);
 	pthread_mutex_lock(&k->lock);
 	for (;;) {
 		while (!k->stop && k->len == 0)
@@ -215,17 +238,22 @@ static void *prober_main(void *arg)
 		k->head = (k->head + 1) % CVM_MAX_HOST_CPUS;
 		k->len--;
 		pthread_mutex_unlock(&k->lock);
-		struct cvm_probe_report rep;
-		int r = __cvm_cpu_probe_kvm(cpu, &rep);
+		struct cvm_probe_report rep = {.result = CVM_PROBE_VOID};
+		int r = refuse ? -EPERM : kvm_fd;
+		if (r >= 0)
+			r = __cvm_cpu_probe_kvm_fd(kvm_fd, cpu, &rep);
 		if (r) {
 			rep.result = CVM_PROBE_VOID;
 			if (!rep.detail[0])
-				snprintf(rep.detail, sizeof(rep.detail), "%s", strerror(-r));
+				snprintf(rep.detail, sizeof(rep.detail), "%s%s",
+				         kvm_fd < 0 ? "open /dev/kvm: " : "", strerror(-r));
 		}
 		p->done(p->done_ctx, cpu, token, &rep);
 		pthread_mutex_lock(&k->lock);
 	}
 	pthread_mutex_unlock(&k->lock);
+	if (kvm_fd >= 0)
+		close(kvm_fd);
 	return NULL;
 }
 
@@ -269,16 +297,22 @@ int cvm_prober_kvm_init(struct cvm_prober *p)
 		return -ENOMEM;
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
+	sem_init(&k->init_done, 0, 0);
 	p->priv = k;
 	p->start = prober_start;
 	p->stop = prober_stop;
 	int r = pthread_create(&k->thread, NULL, prober_main, p);
 	if (r) {
+		sem_destroy(&k->init_done);
 		pthread_mutex_destroy(&k->lock);
 		pthread_cond_destroy(&k->cond);
 		free(k);
 		p->priv = NULL;
 		return -r;
 	}
+	/* Return once the worker is set up (p->thread_init done): its filter is in place. */
+	while (sem_wait(&k->init_done) < 0 && errno == EINTR)
+		;
+	sem_destroy(&k->init_done);
 	return 0;
 }

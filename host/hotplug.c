@@ -236,6 +236,10 @@ int cvm_hotplug_poll(struct cvm_hotplug *h, int timeout_ms)
 static void *listener(void *arg)
 {
 	struct cvm_hotplug *h = arg;
+	int refused = h->thread_init ? h->thread_init(h->thread_ctx) : 0;
+	sem_post(&h->init_done);
+	if (refused)
+		return NULL;
 	while (!atomic_load(&h->stopping)) {
 		int r = cvm_hotplug_poll(h, -1);
 		if (r < 0) {
@@ -254,12 +258,17 @@ int cvm_hotplug_start(struct cvm_hotplug *h)
 	if (h->stop_fd < 0)
 		return -errno;
 	atomic_store(&h->stopping, false);
+	sem_init(&h->init_done, 0, 0);
 	int r = pthread_create(&h->thread, NULL, listener, h);
 	if (r) {
+		sem_destroy(&h->init_done);
 		close(h->stop_fd);
 		h->stop_fd = -1;
 		return -r;
 	}
+	while (sem_wait(&h->init_done) < 0 && errno == EINTR)
+		;
+	sem_destroy(&h->init_done);
 	h->running = true;
 	return 0;
 }

@@ -3,6 +3,7 @@
 #define COREVM_HOST_HOTPLUG_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -86,6 +87,10 @@ struct cvm_hotplug {
 	unsigned int nr_cpus;
 	unsigned int warned; /* malformed datagrams reported so far */
 	pthread_t thread;
+	/* Called first on the listener thread; non-zero: the thread stops at once. May be NULL. */
+	int (*thread_init)(void *ctx);
+	void *thread_ctx;
+	sem_t init_done;          /* posted by the listener once thread_init has returned */
 	char buf[CVM_UEVENT_MAX]; /* the datagram being handled */
 };
 
@@ -102,7 +107,11 @@ void cvm_hotplug_init(struct cvm_hotplug *h, const struct cvm_uevent_source *src
  */
 int cvm_hotplug_poll(struct cvm_hotplug *h, int timeout_ms);
 
-/* Runs cvm_hotplug_poll() on a thread of its own until cvm_hotplug_stop(). */
+/*
+ * Runs cvm_hotplug_poll() on a thread of its own until cvm_hotplug_stop(); the
+ * thread calls h->thread_init (set it after cvm_hotplug_init) before anything
+ * else, and cvm_hotplug_start() returns only once it has.
+ */
 int cvm_hotplug_start(struct cvm_hotplug *h);
 /* Stops and joins the thread (if started). Does not close the source. */
 void cvm_hotplug_stop(struct cvm_hotplug *h);

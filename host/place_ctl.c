@@ -346,11 +346,25 @@ static void hp_lost(void *ctx)
 	cvm_place_ctl_resync(ctx);
 }
 
+static int probe_thread_init(void *ctx)
+{
+	struct cvm_place_ctl *c = ctx;
+	return c->vmm.thread_init(c->vmm.opaque, CVM_PLACE_THREAD_PROBE);
+}
+
+static int uevent_thread_init(void *ctx)
+{
+	struct cvm_place_ctl *c = ctx;
+	return c->vmm.thread_init(c->vmm.opaque, CVM_PLACE_THREAD_UEVENT);
+}
+
 int cvm_place_ctl_start(struct cvm_place_ctl *c, const struct cvm_place_ctl_vmm *vmm)
 {
 	int r;
 	c->vmm = *vmm;
 	if (!c->prober) {
+		c->own_prober.thread_init = vmm->thread_init ? probe_thread_init : NULL;
+		c->own_prober.thread_ctx = c;
 		r = cvm_prober_kvm_init(&c->own_prober);
 		if (r)
 			cvm_warn("placement",
@@ -383,6 +397,10 @@ int cvm_place_ctl_start(struct cvm_place_ctl *c, const struct cvm_place_ctl_vmm 
 		return -ENOMEM;
 	struct cvm_hotplug_sink sink = {hp_cpu_event, hp_lost, c};
 	cvm_hotplug_init(c->hp, &c->src, c->topo->nr_cpus, &sink);
+	if (vmm->thread_init) {
+		c->hp->thread_init = uevent_thread_init;
+		c->hp->thread_ctx = c;
+	}
 	r = cvm_hotplug_start(c->hp);
 	if (r) {
 		cvm_err("hotplug", "cannot start the uevent listener: %s", strerror(-r));

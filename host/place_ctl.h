@@ -15,6 +15,12 @@
 
 struct json_object;
 
+/* The threads the controller starts (struct cvm_place_ctl_vmm.thread_init). */
+enum cvm_place_thread {
+	CVM_PLACE_THREAD_UEVENT, /* the CPU hotplug uevent listener */
+	CVM_PLACE_THREAD_PROBE,  /* the KVM probe worker */
+};
+
 /*
  * How the backend uses it (see docs/placement.md, "Integration"):
  *
@@ -42,6 +48,15 @@ struct cvm_place_ctl_vmm {
 	/* Placement can no longer run the VM (`why`: one line): stop it. */
 	void (*vm_failed)(void *opaque, const char *why);
 	void *opaque;
+	/*
+	 * Called first thing on each thread the controller starts, once that thread
+	 * has what it needs (the probe worker its /dev/kvm descriptor) and before it
+	 * handles any event: e.g. to install the thread's seccomp filter. Non-zero:
+	 * the thread does no work (the callback has reported why). May be NULL.
+	 * cvm_place_ctl_start() returns only after every thread it started has
+	 * returned from this callback.
+	 */
+	int (*thread_init)(void *opaque, enum cvm_place_thread which);
 };
 
 /* CPU-set syscalls on the calling thread; tests substitute fakes. Return 0 or -errno. */

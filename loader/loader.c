@@ -106,8 +106,15 @@ static void ldr_init_map(struct cvm_ldr *l)
 static int check_placement(struct cvm_ldr *l, unsigned int i)
 {
 	const struct cvm_ldr_segment *s = &l->seg[i];
-	uint64_t end = s->paddr + s->memsz;
+	uint64_t end;
 
+	/* First, so that no end computed below wraps (an ELF64 segment may end at 2^64). */
+	if (s->memsz > CVM_LDR_4G || s->paddr > CVM_LDR_4G - s->memsz)
+		return FAIL(l, -EINVAL,
+		            "segment %u [%#llx, +%#llx) is above 4 GiB, out of reach of a 32-bit "
+		            "entry",
+		            i, (unsigned long long)s->paddr, (unsigned long long)s->memsz);
+	end = s->paddr + s->memsz;
 	for (size_t k = 0; k < sizeof(reserved) / sizeof(reserved[0]); k++)
 		if (s->paddr < reserved[k].r.end && end > reserved[k].r.start)
 			return FAIL(l, -EINVAL,
@@ -115,11 +122,6 @@ static int check_placement(struct cvm_ldr *l, unsigned int i)
 			            (unsigned long long)s->paddr, (unsigned long long)end,
 			            reserved[k].name, (unsigned long long)reserved[k].r.start,
 			            (unsigned long long)reserved[k].r.end);
-	if (end > CVM_LDR_4G)
-		return FAIL(
-		        l, -EINVAL,
-		        "segment %u [%#llx, %#llx) is above 4 GiB, out of reach of a 32-bit entry",
-		        i, (unsigned long long)s->paddr, (unsigned long long)end);
 	for (unsigned int a = 0; a < l->narea; a++)
 		if (s->paddr >= l->area[a].start && end <= l->area[a].end)
 			return 0;

@@ -9,7 +9,7 @@ set -euo pipefail
 
 want=(gcc binutils make meson ninja-build pkg-config
       libcmocka-dev libjson-c-dev libseccomp-dev
-      clang libclang-rt-14-dev clang-format gcovr gnuplot-nox)
+      clang libclang-rt-14-dev clang-format gcovr gnuplot-nox strace)
 if [ "${1:-build}" = bench ]; then
 	want+=(qemu-system-x86)
 fi

@@ -66,12 +66,14 @@ int cvm_sim_costs_load(const char *path, struct cvm_sim_costs *c)
 	return jr.err;
 }
 
-int __cvm_sim_costs_write(FILE *f, const struct cvm_sim_costs *c)
+int __cvm_sim_costs_write(FILE *f, const struct cvm_sim_costs *c, const char *source)
 {
 	json_object *o = json_object_new_object();
 	if (!o)
 		return -ENOMEM;
 	json_object_object_add(o, "name", json_object_new_string(c->name));
+	if (source)
+		json_object_object_add(o, "source", json_object_new_string(source));
 	char buf[32];
 #define WRITE(fld)                                                        \
 	snprintf(buf, sizeof(buf), "%lluns", (unsigned long long)c->fld); \

@@ -41,7 +41,10 @@ _Bool cvm_sim_costs_read(struct cvm_jr *jr, struct json_object *obj, struct cvm_
 /* Loads a profile file over the defaults. Reports one line and returns -errno on failure. */
 int cvm_sim_costs_load(const char *path, struct cvm_sim_costs *c);
 
-/* Writes `c` as a profile file body (JSON, durations in ns). Returns 0 or -errno. */
-int __cvm_sim_costs_write(FILE *f, const struct cvm_sim_costs *c);
+/*
+ * Writes `c` as a profile file body (JSON, durations in ns), with `source` (how
+ * the values were obtained; NULL: none) as its "source". Returns 0 or -errno.
+ */
+int __cvm_sim_costs_write(FILE *f, const struct cvm_sim_costs *c, const char *source);
 
 #endif

@@ -147,9 +147,12 @@ enum sim_gact guest_prepare(struct cvm_sim *s, struct sim_vcpu *v, uint64_t *wor
 		case CVM_ACT_PAUSE:
 			return GACT_BLOCK;
 		case CVM_ACT_INIT_RESET: {
-			cvm_lapic_init_reset(&g->apic);
-			cvm_apic_bus_update(&GVM(v->vm)->bus, v->idx, &g->apic);
-			timer_sync(s, v);
+			struct cvm_lapic_fx fx;
+			cvm_lapic_init_reset(&g->apic, &fx);
+			if (fx.flags & CVM_FX_ROUTE)
+				cvm_apic_bus_update(&GVM(v->vm)->bus, v->idx, &g->apic);
+			if (fx.flags & CVM_FX_TIMER)
+				timer_sync(s, v);
 			g->depth = 0;
 			g->if_flag = false;
 			g->online = false;
@@ -234,6 +237,7 @@ enum sim_exit guest_step(struct cvm_sim *s, struct sim_vcpu *v, uint64_t *work, 
 		return EXIT_RSM;
 	case PH_BOOT:
 		guest_set_phase(s, v, PH_NONE, 0);
+		g->boots++;
 		wl_booted(s, v);
 		break;
 	default:
@@ -281,6 +285,8 @@ static void deliver(struct cvm_sim *s, struct sim_vm *vm, const struct cvm_apic_
 	cvm_bitmap_for_each(i, targets, vm->nvcpus)
 	{
 		struct sim_vcpu *t = &vm->vcpus[i];
+		if (m->src != CVM_APIC_SRC_NONE)
+			G(t)->ipis_received++;
 		enum cvm_disp d = cvm_apic_accept(&G(t)->apic, &G(t)->lc, &G(t)->ctr, m);
 		if (m->mode == CVM_DM_FIXED && d == CVM_DISP_ACCEPTED)
 			s->st.ipis_delivered++;
@@ -304,6 +310,8 @@ void guest_send_icr(struct cvm_sim *s, struct sim_vcpu *v, uint64_t icr)
 	                        &fx) != CVM_APIC_OK)
 		return;
 	unsigned int mode = (unsigned int)(icr >> 8) & 7u;
+	if (fx.flags & CVM_FX_IPI)
+		g->ipis_sent++;
 	if (mode == CVM_DM_STARTUP)
 		s->st.sipis_sent++;
 	else if (mode == CVM_DM_INIT)
@@ -353,7 +361,8 @@ void guest_lapic_setup(struct cvm_sim *s, struct sim_vcpu *v)
 		cvm_lapic_msr_write(&g->apic, &g->ctr, X2APIC_MSR(CVM_APIC_TDCR), 0xbu, now_of(s),
 		                    &fx);
 		cvm_lapic_msr_write(&g->apic, &g->ctr, X2APIC_MSR(CVM_APIC_LVT_TIMER),
-		                    VEC_TIMER | CVM_LVT_TIMER_PERIODIC, now_of(s), &fx);
+		                    VEC_TIMER | (w->oneshot ? 0 : CVM_LVT_TIMER_PERIODIC),
+		                    now_of(s), &fx);
 		cvm_lapic_msr_write(&g->apic, &g->ctr, X2APIC_MSR(CVM_APIC_TMICT),
 		                    1000000000ull / w->tick_hz, now_of(s), &fx);
 	}
@@ -366,6 +375,18 @@ void guest_lapic_stop_timer(struct cvm_sim *s, struct sim_vcpu *v)
 	struct sim_guest *g = G(v);
 	struct cvm_lapic_fx fx = {0};
 	cvm_lapic_msr_write(&g->apic, &g->ctr, X2APIC_MSR(CVM_APIC_TMICT), 0, now_of(s), &fx);
+	timer_sync(s, v);
+}
+
+void guest_lapic_oneshot(struct cvm_sim *s, struct sim_vcpu *v)
+{
+	struct sim_guest *g = G(v);
+	const struct cvm_sim_workload *w = &v->vm->cfg->workload;
+	struct cvm_lapic_fx fx = {0};
+	if (cvm_lapic_next_deadline(&g->apic) != CVM_NO_DEADLINE)
+		return;
+	cvm_lapic_msr_write(&g->apic, &g->ctr, X2APIC_MSR(CVM_APIC_TMICT),
+	                    1000000000ull / w->tick_hz, now_of(s), &fx);
 	timer_sync(s, v);
 }
 
@@ -428,4 +449,15 @@ void guest_collect(struct cvm_sim *s, struct cvm_sim_result *r)
 		r->intr_injected += c->n[CVM_CTR_INTR_INJECTED];
 	}
 	r->ipis_delivered = s->st.ipis_delivered;
+}
+
+void guest_collect_vm(const struct sim_vm *vm, struct cvm_sim_vm_result *x)
+{
+	for (unsigned int j = 0; j < vm->nvcpus; j++) {
+		const struct sim_guest *g = G(&vm->vcpus[j]);
+		for (unsigned int k = 0; k < CVM_CTR_NR; k++)
+			x->lc[k] += g->ctr.n[k];
+		x->ipis_sent += g->ipis_sent;
+		x->ipis_received += g->ipis_received;
+	}
 }

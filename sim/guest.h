@@ -47,8 +47,12 @@ struct sim_guest {
 	bool online;   /* reported online to the guest OS (after boot) */
 	bool go_offline;
 	bool lost;
-	uint64_t left;      /* guest ns left in the chunk */
-	uint64_t smm_until; /* an SMM rendezvous releases this vCPU at that time (0: none) */
+	uint32_t sent, got;     /* bounded workloads: IPIs sent, interrupts taken (workload.c) */
+	uint32_t boots;         /* times boot code finished (BSP power-on, AP after SIPI) */
+	uint64_t ipis_sent;     /* ICR writes that made a message (any delivery mode) */
+	uint64_t ipis_received; /* messages from a vCPU that reached this one (any outcome) */
+	uint64_t left;          /* guest ns left in the chunk */
+	uint64_t smm_until;     /* an SMM rendezvous releases this vCPU at that time (0: none) */
 
 	struct gframe stack[4];
 	uint32_t timer_gen;
@@ -65,6 +69,11 @@ struct sim_gvm {
 	uint32_t tries;
 	uint8_t due; /* BSP action due (enum in workload.c), 0 none */
 	bool stopped;
+	/* init-sipi script */
+	uint8_t step;    /* what the BSP waits for (enum in workload.c) */
+	uint32_t cycle;  /* the current cycle, from 1 */
+	uint32_t extra;  /* SIPIs to the running target sent in this cycle */
+	uint32_t awaits; /* the target's boot count that ends the wait */
 };
 
 static inline struct sim_guest *G(const struct sim_vcpu *v)
@@ -89,6 +98,8 @@ void guest_vmm_signal(struct cvm_sim *s, struct sim_vm *vm, struct sim_vcpu *to,
 void guest_lapic_setup(struct cvm_sim *s, struct sim_vcpu *v);
 /* Stops the local APIC timer (an AP going offline). */
 void guest_lapic_stop_timer(struct cvm_sim *s, struct sim_vcpu *v);
+/* Arms the one-shot timer (timer workload with "oneshot") unless it is armed. */
+void guest_lapic_oneshot(struct cvm_sim *s, struct sim_vcpu *v);
 /* v's guest must look at something now: ends its current chunk if it runs (no exit). */
 void guest_poke(struct cvm_sim *s, struct sim_vcpu *v);
 

@@ -272,6 +272,16 @@ static json_object *vm_json(const struct cvm_sim_vm_result *x)
 	add_u64(o, "vmm_work_done", x->vmm_work_done);
 	add_u64(o, "vmm_work_delay_p50_ns", x->vmm_work_delay_p50);
 	add_u64(o, "vmm_work_delay_p99_ns", x->vmm_work_delay_p99);
+	/* the names of `corevm run --stats` (vcpus[].lifecycle), summed; zero ones omitted */
+	json_object *lc = json_object_new_object();
+	for (unsigned int k = 0; k < CVM_CTR_NR; k++)
+		if (x->lc[k])
+			add_u64(lc, cvm_counter_name(k), x->lc[k]);
+	if (x->ipis_sent)
+		add_u64(lc, "ipis_sent", x->ipis_sent);
+	if (x->ipis_received)
+		add_u64(lc, "ipis_received", x->ipis_received);
+	json_object_object_add(o, "lifecycle", lc);
 	return o;
 }
 

@@ -336,6 +336,7 @@ static const char *const workload_names[] = {
         [CVM_WL_CPU_BOUND] = "cpu-bound",   [CVM_WL_TIMER] = "timer",
         [CVM_WL_HLT_IDLE] = "hlt-idle",     [CVM_WL_IPI_PINGPONG] = "ipi-pingpong",
         [CVM_WL_MWAIT_IDLE] = "mwait-idle", [CVM_WL_CPU_HOTPLUG] = "cpu-hotplug",
+        [CVM_WL_INIT_SIPI] = "init-sipi",
 };
 
 static const char *const mwait_names[] = {
@@ -372,13 +373,16 @@ static int lookup(const char *const *names, size_t n, const char *s)
 static const char *const *workload_keys(enum cvm_sim_workload_type t)
 {
 	static const char *const cpu[] = {"type", "tick_hz", "handler", NULL};
-	static const char *const timer[] = {"type", "tick_hz", "handler", "work", NULL};
+	static const char *const timer[] = {"type",   "tick_hz", "handler", "work",
+	                                    "rounds", "oneshot", NULL};
 	static const char *const hlt[] = {"type", "tick_hz", "handler", "wake", "busy", NULL};
-	static const char *const ipi[] = {"type", "tick_hz", "handler", "think", NULL};
+	static const char *const ipi[] = {"type", "tick_hz", "handler", "think", "rounds", NULL};
 	static const char *const mwait[] = {"type",   "tick_hz",  "handler", "wake", "busy",
 	                                    "policy", "vmm_work", "poll",    NULL};
 	static const char *const hp[] = {"type",    "tick_hz", "handler", "sipi", "period",
 	                                 "timeout", "ap_boot", "smi",     NULL};
+	static const char *const cycle[] = {"type",   "tick_hz",     "handler", "ap_boot",
+	                                    "cycles", "extra_sipis", NULL};
 	switch (t) {
 	case CVM_WL_CPU_BOUND:
 		return cpu;
@@ -392,6 +396,8 @@ static const char *const *workload_keys(enum cvm_sim_workload_type t)
 		return mwait;
 	case CVM_WL_CPU_HOTPLUG:
 		return hp;
+	case CVM_WL_INIT_SIPI:
+		return cycle;
 	}
 	return cpu;
 }
@@ -414,7 +420,7 @@ static bool read_workload(struct loader *L, json_object *vm, struct cvm_sim_vm_c
 	if (t < 0) {
 		fail_at(L, "type",
 		        "unknown workload '%s' (cpu-bound, timer, hlt-idle, ipi-pingpong, "
-		        "mwait-idle, cpu-hotplug)",
+		        "mwait-idle, cpu-hotplug, init-sipi)",
 		        type);
 		goto out;
 	}
@@ -432,6 +438,8 @@ static bool read_workload(struct loader *L, json_object *vm, struct cvm_sim_vm_c
 	        .smi_window = 200000,
 	        .extra_smi_delay = 20000,
 	        .smm_time = cvm_sim_dist_fixed(100000),
+	        .cycles = 10,
+	        .extra_sipis = 1,
 	};
 	if (!cvm_jr_keys(&L->jr, o, workload_keys(w->type)))
 		goto out;
@@ -439,6 +447,10 @@ static bool read_workload(struct loader *L, json_object *vm, struct cvm_sim_vm_c
 	cvm_jr_duration(&L->jr, o, "handler", false, &w->handler);
 	cvm_jr_dist(&L->jr, o, "work", false, &w->work);
 	cvm_jr_dist(&L->jr, o, "think", false, &w->think);
+	cvm_jr_u32(&L->jr, o, "rounds", false, 0, 1000000000, &w->rounds);
+	cvm_jr_bool(&L->jr, o, "oneshot", false, &w->oneshot);
+	if (!L->jr.err && w->oneshot && !w->tick_hz)
+		fail_at(L, "oneshot", "needs tick_hz > 0 (the one-shot delay is 1/tick_hz)");
 	bool idle = w->type == CVM_WL_HLT_IDLE || w->type == CVM_WL_MWAIT_IDLE;
 	read_arrival_at(L, o, "wake", idle, &w->wake);
 	cvm_jr_dist(&L->jr, o, "busy", idle, &w->busy);
@@ -472,6 +484,13 @@ static bool read_workload(struct loader *L, json_object *vm, struct cvm_sim_vm_c
 			fail_at(L, NULL, "cpu-hotplug needs a VM of at least 2 vCPUs");
 		if (!L->jr.err && (!w->online_period || !w->sipi_timeout))
 			fail_at(L, w->online_period ? "timeout" : "period", "must be > 0");
+	}
+	if (w->type == CVM_WL_INIT_SIPI) {
+		cvm_jr_duration(&L->jr, o, "ap_boot", false, &w->ap_boot);
+		cvm_jr_u32(&L->jr, o, "cycles", false, 1, 1000000000, &w->cycles);
+		cvm_jr_u32(&L->jr, o, "extra_sipis", false, 0, 1000, &w->extra_sipis);
+		if (!L->jr.err && v->vcpus < 2)
+			fail_at(L, NULL, "init-sipi needs a VM of at least 2 vCPUs");
 	}
 	if (!L->jr.err && w->type == CVM_WL_IPI_PINGPONG && v->vcpus % 2)
 		fail_at(L, NULL, "ipi-pingpong pairs vCPUs: the VM needs an even count");

@@ -108,6 +108,7 @@ enum cvm_sim_workload_type {
 	CVM_WL_IPI_PINGPONG, /* vCPU pairs bounce a fixed IPI; HLT while waiting */
 	CVM_WL_MWAIT_IDLE,   /* like hlt-idle but idling in MWAIT under an --mwait policy */
 	CVM_WL_CPU_HOTPLUG,  /* the BSP offlines/onlines APs with INIT-SIPI(-SIPI); SMIs race */
+	CVM_WL_INIT_SIPI, /* the BSP restarts running APs with INIT-SIPI, plus SIPIs they discard */
 };
 
 enum cvm_sim_mwait_policy {
@@ -142,6 +143,14 @@ struct cvm_sim_workload {
 	double extra_smi_probability; /* chance of a re-sent SMI to the AP being onlined */
 	uint64_t extra_smi_delay;
 	struct cvm_sim_dist smm_time; /* time an SMI keeps a vCPU in SMM */
+	/*
+	 * Bounded runs (0: unbounded): ipi-pingpong, IPIs each vCPU sends; timer,
+	 * timer interrupts each vCPU takes. A vCPU that is done computes from then on.
+	 */
+	uint32_t rounds;
+	bool oneshot;    /* timer: a one-shot timer armed before each HLT, not a periodic one */
+	uint32_t cycles; /* init-sipi: INIT-SIPI cycles of every AP */
+	uint32_t extra_sipis; /* init-sipi: SIPIs sent to each AP once it runs again (discarded) */
 };
 
 struct cvm_sim_vm_cfg {

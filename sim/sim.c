@@ -322,6 +322,7 @@ static int collect_vms(struct cvm_sim *s, struct cvm_sim_result *r)
 		x->vmm_work_done = vm->vmm_work_done;
 		x->vmm_work_delay_p50 = sim_hist_quantile(&vm->vmm_delay, 0.5);
 		x->vmm_work_delay_p99 = sim_hist_quantile(&vm->vmm_delay, 0.99);
+		guest_collect_vm(vm, x);
 	}
 	return 0;
 }

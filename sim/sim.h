@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/counters.h"
 #include "sim/scenario.h"
 
 struct cvm_sim;
@@ -54,6 +55,12 @@ struct cvm_sim_vm_result {
 	uint64_t wake_latency_p50, wake_latency_p99;
 	uint64_t mwait_exits;
 	uint64_t vmm_work_done, vmm_work_delay_p50, vmm_work_delay_p99;
+	/* Lifecycle counters as `corevm run --stats` reports them per vCPU (docs/stats.md),
+	 * summed over the VM's vCPUs: the core's own (core/counters.h), IPI messages its
+	 * vCPUs sent (ICR writes, any delivery mode) and received (one per target, any
+	 * outcome). */
+	uint64_t lc[CVM_CTR_NR];
+	uint64_t ipis_sent, ipis_received;
 };
 
 /* Everything a run measured. Plain data; the arrays are owned by the result. */

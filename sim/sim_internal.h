@@ -494,6 +494,8 @@ uint64_t guest_exit_work(struct cvm_sim *s, struct sim_vcpu *v, enum sim_exit re
 void guest_worker_done(struct cvm_sim *s, struct sim_task *t);
 /* Sums the core's counters into the result. */
 void guest_collect(struct cvm_sim *s, struct cvm_sim_result *r);
+/* The core's counters of one VM's vCPUs, summed, and its IPI counts. */
+void guest_collect_vm(const struct sim_vm *vm, struct cvm_sim_vm_result *x);
 
 /* ---- place.c: vCPU placement through host/placement.h ---- */
 

@@ -1,4 +1,4 @@
-/* Guest workloads: what each simulated vCPU does between core events (cpu-bound, timer, HLT idle, IPI ping-pong, MWAIT idle, CPU hotplug with SMIs). */
+/* Guest workloads: what each simulated vCPU does between core events (cpu-bound, timer, HLT idle, IPI ping-pong, MWAIT idle, CPU hotplug with SMIs, INIT-SIPI cycles). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -14,6 +14,7 @@ enum {
 	WS_SEND,     /* ipi-pingpong: send when the think time is over */
 	WS_HLT_NEXT, /* halt at the next step */
 	WS_OFFLINE,  /* cpu-hotplug AP: cli; hlt */
+	WS_DONE,     /* a bounded workload is over: compute from now on */
 };
 
 /* cpu-hotplug script steps (EV_GUEST arg) and the BSP actions they make due. */
@@ -31,6 +32,14 @@ enum {
 	D_OFFLINE,
 	D_INIT,
 	D_SIPI,
+	D_EXTRA_SIPI, /* init-sipi: a SIPI to the target that runs again (discarded) */
+};
+
+/* init-sipi: what the BSP waits for (sim_gvm.step). */
+enum {
+	CS_BOOT, /* every AP to come up after the boot's INIT-SIPI */
+	CS_SENT, /* the target to come up after this cycle's INIT-SIPI */
+	CS_DONE,
 };
 
 #define CHUNK_NS   1000000000ull /* a cpu-bound guest's work chunk */
@@ -93,18 +102,6 @@ int wl_init(struct cvm_sim *s)
 void wl_fini(struct cvm_sim *s)
 {
 	(void)s;
-}
-
-void wl_booted(struct cvm_sim *s, struct sim_vcpu *v)
-{
-	struct sim_guest *g = G(v);
-	guest_lapic_setup(s, v);
-	g->if_flag = true;
-	g->online = true;
-	if (v->idx != 0)
-		g->ws = WS_START;
-	if (sim_tracing(s))
-		sim_trace(s, "vcpu%u online", v->gid);
 }
 
 /* ---- cpu-hotplug: the BSP's script ---- */
@@ -204,6 +201,80 @@ void guest_script_event(struct cvm_sim *s, struct sim_vm *vm, uint32_t step)
 	}
 }
 
+/*
+ * ---- init-sipi: the BSP's script ----
+ *
+ * As guest/xcheck.c's `cycle` mode does it: once every AP is up after the
+ * boot, for each cycle and each AP in turn: INIT, SIPI, wait (computing) until
+ * the AP runs again, then `extra_sipis` SIPIs to the running AP, which
+ * discards them. The APs compute between restarts; nothing halts.
+ */
+
+static void cycle_next_target(struct cvm_sim *s, struct sim_vm *vm)
+{
+	struct sim_gvm *gvm = GVM(vm);
+	const struct cvm_sim_workload *w = &vm->cfg->workload;
+	if (++gvm->target >= vm->nvcpus) {
+		gvm->target = 1;
+		gvm->cycle++;
+	}
+	if (gvm->cycle > w->cycles) {
+		gvm->step = CS_DONE;
+		if (sim_tracing(s))
+			sim_trace(s, "vm%u: %u INIT-SIPI cycles done", vm->id, w->cycles);
+		return;
+	}
+	make_due(s, vm, D_INIT);
+}
+
+/* An AP of an init-sipi VM came up: the BSP's wait may be over. */
+static void cycle_ap_up(struct cvm_sim *s, struct sim_vm *vm)
+{
+	struct sim_gvm *gvm = GVM(vm);
+	if (gvm->step == CS_BOOT) {
+		for (unsigned int i = 1; i < vm->nvcpus; i++)
+			if (!G(&vm->vcpus[i])->boots)
+				return;
+		gvm->cycle = 1;
+		gvm->target = 0;
+		gvm->step = CS_SENT;
+		cycle_next_target(s, vm);
+	} else if (gvm->step == CS_SENT && gvm->due == D_NONE && gvm->target &&
+	           G(&vm->vcpus[gvm->target])->boots == gvm->awaits) {
+		gvm->extra = 0;
+		if (vm->cfg->workload.extra_sipis)
+			make_due(s, vm, D_EXTRA_SIPI);
+		else
+			cycle_next_target(s, vm);
+	}
+}
+
+static enum sim_exit cycle_act(struct cvm_sim *s, struct sim_vcpu *bsp, uint8_t d)
+{
+	struct sim_vm *vm = bsp->vm;
+	struct sim_gvm *gvm = GVM(vm);
+	struct sim_vcpu *ap = &vm->vcpus[gvm->target];
+	switch (d) {
+	case D_INIT:
+		s->st.ap_attempts++;
+		guest_send_icr(s, bsp, icr(ap->idx, CVM_DM_INIT, 0, CVM_SH_NONE));
+		gvm->due = D_SIPI; /* right behind it, as the guest sends them */
+		break;
+	case D_SIPI:
+		gvm->awaits = G(ap)->boots + 1;
+		guest_send_icr(s, bsp, icr(ap->idx, CVM_DM_STARTUP, SIPI_VEC, CVM_SH_NONE));
+		break;
+	default:
+		guest_send_icr(s, bsp, icr(ap->idx, CVM_DM_STARTUP, SIPI_VEC, CVM_SH_NONE));
+		if (++gvm->extra < vm->cfg->workload.extra_sipis)
+			gvm->due = D_EXTRA_SIPI;
+		else
+			cycle_next_target(s, vm);
+		break;
+	}
+	return EXIT_ICR;
+}
+
 /* The BSP runs the action that is due. */
 static enum sim_exit script_act(struct cvm_sim *s, struct sim_vcpu *bsp, uint64_t *host)
 {
@@ -214,6 +285,8 @@ static enum sim_exit script_act(struct cvm_sim *s, struct sim_vcpu *bsp, uint64_
 	uint8_t d = gvm->due;
 	gvm->due = D_NONE;
 	*host = s->sc->costs.irq_entry;
+	if (w->type == CVM_WL_INIT_SIPI)
+		return cycle_act(s, bsp, d);
 	switch (d) {
 	case D_OFFLINE:
 		G(ap)->go_offline = true;
@@ -231,6 +304,20 @@ static enum sim_exit script_act(struct cvm_sim *s, struct sim_vcpu *bsp, uint64_
 		break;
 	}
 	return EXIT_ICR;
+}
+
+void wl_booted(struct cvm_sim *s, struct sim_vcpu *v)
+{
+	struct sim_guest *g = G(v);
+	guest_lapic_setup(s, v);
+	g->if_flag = true;
+	g->online = true;
+	if (v->idx != 0)
+		g->ws = WS_START;
+	if (sim_tracing(s))
+		sim_trace(s, "vcpu%u online", v->gid);
+	if (v->idx != 0 && W(v)->type == CVM_WL_INIT_SIPI)
+		cycle_ap_up(s, v->vm);
 }
 
 /* ---- steps ---- */
@@ -285,6 +372,8 @@ enum sim_exit wl_next(struct cvm_sim *s, struct sim_vcpu *v, uint64_t *work, uin
 		return guest_hlt(s, v, true);
 	case WS_OFFLINE:
 		return guest_hlt(s, v, false);
+	case WS_DONE:
+		return run(s, v, CHUNK_NS, work);
 	default:
 		break;
 	}
@@ -298,8 +387,12 @@ enum sim_exit wl_next(struct cvm_sim *s, struct sim_vcpu *v, uint64_t *work, uin
 	switch (w->type) {
 	case CVM_WL_CPU_BOUND:
 	case CVM_WL_CPU_HOTPLUG:
+	case CVM_WL_INIT_SIPI:
 		return run(s, v, CHUNK_NS, work);
 	case CVM_WL_TIMER:
+		if (w->oneshot)
+			guest_lapic_oneshot(s, v);
+		return guest_hlt(s, v, true);
 	case CVM_WL_HLT_IDLE:
 		return guest_hlt(s, v, true);
 	case CVM_WL_IPI_PINGPONG:
@@ -308,7 +401,11 @@ enum sim_exit wl_next(struct cvm_sim *s, struct sim_vcpu *v, uint64_t *work, uin
 			return run(s, v, cvm_sim_dist_draw(&w->think, &g->rng), work);
 		}
 		if (g->ws == WS_SEND) {
-			g->ws = WS_HLT_NEXT;
+			/* the partner's local APIC refuses fixed IPIs until it is up: wait */
+			if (!G(&v->vm->vcpus[v->idx ^ 1u])->online)
+				return run(s, v, cvm_sim_dist_draw(&w->think, &g->rng), work);
+			g->sent++;
+			g->ws = w->rounds && g->got >= w->rounds ? WS_DONE : WS_HLT_NEXT;
 			*host = s->sc->costs.irq_entry;
 			guest_send_icr(s, v, icr(v->idx ^ 1u, CVM_DM_FIXED, VEC_IPI, CVM_SH_NONE));
 			return EXIT_ICR;
@@ -334,8 +431,14 @@ void wl_after_irq(struct cvm_sim *s, struct sim_vcpu *v, uint8_t vec)
 	bool idle = g->phase == PH_NONE || g->phase == PH_SPIN || g->phase == PH_POLL;
 	switch (w->type) {
 	case CVM_WL_TIMER:
-		if (vec == VEC_TIMER && idle)
+		if (vec != VEC_TIMER)
+			break;
+		if (w->rounds && ++g->got >= w->rounds) {
+			guest_lapic_stop_timer(s, v);
+			g->ws = WS_DONE;
+		} else if (idle) {
 			guest_set_phase(s, v, PH_WORK, cvm_sim_dist_draw(&w->work, &g->rng));
+		}
 		break;
 	case CVM_WL_HLT_IDLE:
 	case CVM_WL_MWAIT_IDLE:
@@ -347,10 +450,15 @@ void wl_after_irq(struct cvm_sim *s, struct sim_vcpu *v, uint8_t vec)
 			g->left += cvm_sim_dist_draw(&w->busy, &g->rng);
 		break;
 	case CVM_WL_IPI_PINGPONG:
-		if (vec == VEC_IPI) {
-			g->ws = WS_SEND;
-			guest_set_phase(s, v, PH_WORK, cvm_sim_dist_draw(&w->think, &g->rng));
+		if (vec != VEC_IPI)
+			break;
+		g->got++;
+		if (w->rounds && g->sent >= w->rounds) {
+			g->ws = WS_DONE; /* the partner's last answer */
+			break;
 		}
+		g->ws = WS_SEND;
+		guest_set_phase(s, v, PH_WORK, cvm_sim_dist_draw(&w->think, &g->rng));
 		break;
 	case CVM_WL_CPU_HOTPLUG:
 		if (vec == VEC_RESCHED && g->go_offline) {

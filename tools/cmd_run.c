@@ -83,6 +83,7 @@ struct run_state {
 	struct cvm_board *board;
 	struct cvm_place_ctl *placement; /* with --placement and friends */
 	struct cvm_uevent_source uevents;
+	int stats_fd; /* --stats FILE, opened before the run (seccomp allows no open later) */
 };
 
 /* Files, RAM and the image: everything that needs no KVM. Returns an exit status or 0. */
@@ -94,6 +95,14 @@ static int prepare(struct run_state *s)
 
 	if (map_file("image", s->a.image, &s->image) < 0)
 		return CVM_EXIT_FAILURE;
+	if (s->a.stats) {
+		s->stats_fd = open(s->a.stats, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (s->stats_fd < 0) {
+			cvm_err("run", "cannot create the --stats file '%s': %s", s->a.stats,
+			        strerror(errno));
+			return CVM_EXIT_FAILURE;
+		}
+	}
 	for (unsigned int i = 0; i < s->a.nmodules; i++) {
 		if (map_file("module", s->a.module[i].file, &s->mod[i]) < 0)
 			return CVM_EXIT_FAILURE;
@@ -166,6 +175,7 @@ static int run(struct run_state *s)
 	        .gmem = &s->gm,
 	        .boot_name = protocol_name(s->entry.protocol),
 	        .mwait = s->a.mwait,
+	        .seccomp = !s->a.no_seccomp,
 	};
 	struct cvm_run_opts opts = {.timeout_ns = s->a.timeout_ns, .console_rx = true};
 	int status, e;
@@ -181,7 +191,8 @@ static int run(struct run_state *s)
 		return CVM_EXIT_FAILURE;
 	status = cvm_vm_run(s->vm, &opts);
 	cvm_info("run", "guest ended: %s, exit status %d", cvm_vm_end_cause(s->vm), status);
-	if (s->a.stats && cvm_vm_write_stats(s->vm, s->a.stats) < 0 && status == CVM_EXIT_OK)
+	if (s->stats_fd >= 0 && cvm_vm_write_stats_fd(s->vm, s->stats_fd, s->a.stats) < 0 &&
+	    status == CVM_EXIT_OK)
 		status = CVM_EXIT_FAILURE;
 	return status;
 }
@@ -194,6 +205,8 @@ static void cleanup(struct run_state *s)
 	cvm_place_ctl_destroy(s->placement);
 	cvm_board_destroy(s->board);
 	cvm_ram_unmap(&s->gm);
+	if (s->stats_fd >= 0)
+		close(s->stats_fd);
 	for (unsigned int i = 0; i < CVM_RUN_MAX_MODULES; i++)
 		unmap_file(&s->mod[i]);
 	unmap_file(&s->image);
@@ -215,6 +228,7 @@ int cvm_cmd_run(int argc, char **argv)
 		return CVM_EXIT_USAGE;
 	}
 	cvm_log_set_verbose(s.a.verbose);
+	s.stats_fd = -1;
 	status = prepare(&s);
 	if (status == 0)
 		status = place(&s);

@@ -30,7 +30,9 @@ const char cvm_run_usage[] =
         "  --cmdline STR         the guest's command line\n"
         "  --module FILE[,STR]   a boot module and its string (repeatable, up to 16)\n"
         "  --stats FILE          write per-vCPU and VM statistics as JSON (docs/stats.md)\n"
-        "  --timeout DURATION    stop the guest after DURATION (e.g. 30s, 500ms)\n" CVM_PLACEMENT_USAGE
+        "  --timeout DURATION    stop the guest after DURATION (e.g. 30s, 500ms)\n"
+        "  --no-seccomp          run without the per-thread seccomp filters (debugging;\n"
+        "                        docs/seccomp.md)\n" CVM_PLACEMENT_USAGE
         "  -v, --verbose         say what corevm does\n"
         "  -h, --help            this text\n"
         "\n"
@@ -54,6 +56,7 @@ enum {
 	OPT_STATS,
 	OPT_TIMEOUT,
 	OPT_MWAIT,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option options[] = {
@@ -66,6 +69,7 @@ static const struct option options[] = {
         {"stats", required_argument, NULL, OPT_STATS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"mwait", required_argument, NULL, OPT_MWAIT},
+        {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         CVM_PLACEMENT_LONGOPTS,
@@ -192,6 +196,9 @@ static int parse_one(int opt, char *arg, struct cvm_run_args *a, char *err, size
 		a->timeout_ns = v;
 		return 0;
 	}
+	case OPT_NO_SECCOMP:
+		a->no_seccomp = true;
+		return 0;
 	case 'v':
 		a->verbose++;
 		return 0;

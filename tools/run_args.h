@@ -37,6 +37,7 @@ struct cvm_run_args {
 	const char *stats;   /* NULL: no statistics file */
 	uint64_t timeout_ns; /* 0: none */
 	int verbose;
+	bool no_seccomp; /* --no-seccomp: no filters (debugging) */
 	const char *image;
 	struct cvm_placement_opts place; /* host placement (docs/placement.md) */
 };

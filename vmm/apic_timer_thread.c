@@ -4,6 +4,8 @@
  * earliest one, then notifies every vCPU that is due (events flag and kick);
  * the vCPU's thread expires the core's timer itself. An arm bumps the futex
  * word, so a deadline published while the thread scans is never slept past.
+ * The thread confines itself with the `apic timer` seccomp filter before it
+ * does anything else, and its start returns only once it has (docs/seccomp.md).
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -15,6 +17,8 @@
 
 #include "util/log.h"
 #include "vmm/irqchip_user.h"
+#include "vmm/sandbox.h"
+#include "vmm/test_hook.h"
 
 static void futex_wake(_Atomic uint32_t *w)
 {
@@ -37,6 +41,13 @@ static void *timer_thread(void *arg)
 	struct cvm_uchip *c = cvm_uchip(vm);
 
 	prctl(PR_SET_TIMERSLACK, 1UL); /* the default 50 us slack would make every expiry late */
+	int e = cvm_vm_sandbox_load(vm, CVM_THREAD_TIMER, &c->timer_prog);
+	/* Tell thread_create how that went; it waits for the answer. */
+	atomic_store(&c->timer_ready, e < 0 ? (uint32_t)e : 1u);
+	futex_wake(&c->timer_ready);
+	if (e < 0)
+		return NULL; /* never runs unconfined; thread_create reports it */
+	cvm_test_hook_sandboxed(CVM_THREAD_TIMER, 0);
 	while (!atomic_load(&c->timer_stop)) {
 		uint32_t seq = atomic_load(&c->timer_seq);
 		uint64_t now = cvm_uchip_now(), next = CVM_NO_DEADLINE;
@@ -66,13 +77,25 @@ static int thread_create(struct cvm_vm *vm)
 	int e;
 
 	atomic_store(&c->timer_stop, false);
+	atomic_store(&c->timer_ready, 0);
+	/* Built here, loaded by the thread: it never allocates (docs/seccomp.md). */
+	e = cvm_vm_sandbox_build(vm, CVM_THREAD_TIMER, NULL, &c->timer_prog);
+	if (e < 0)
+		return e;
 	/* No signal for this thread: kicks are for vCPU threads only. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	e = -pthread_create(&c->timer_thread, NULL, timer_thread, vm);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e == 0)
+	if (e == 0) {
 		c->timer_thread_started = true;
+		/* No guest runs before every corevm thread is confined: wait for its filter. */
+		while (atomic_load(&c->timer_ready) == 0)
+			futex_wait_until(&c->timer_ready, 0, CVM_NO_DEADLINE);
+		e = (int)atomic_load(&c->timer_ready);
+		e = e < 0 ? e : 0; /* failed: the thread has ended; thread_destroy joins it */
+	}
+	cvm_seccomp_prog_free(&c->timer_prog);
 	return e;
 }
 

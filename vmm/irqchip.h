@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#include "vmm/seccomp_filter.h"
+
 struct cvm_vm;
 struct cvm_vcpu;
 struct kvm_run;
@@ -24,6 +26,22 @@ enum cvm_vcpu_action {
 };
 
 /*
+ * One group of the system calls an irqchip mode's hooks make on threads of
+ * class `cls`. `wanted` says whether a VM needs it (called after create, on
+ * the thread about to install its filter; NULL: always), so that a filter
+ * holds only what this VM's configuration can reach (e.g. the register-load
+ * ioctls that KVM_CAP_SYNC_REGS makes unnecessary). An entry with list NULL
+ * ends the table.
+ */
+struct cvm_irqchip_sc_group {
+	enum cvm_thread_class cls;
+	const struct cvm_seccomp_list *list;
+	bool (*wanted)(const struct cvm_vm *vm);
+};
+
+#define CVM_IRQCHIP_SC_GROUPS 6
+
+/*
  * Every hook but create may be NULL. Call order:
  *   create (VM fd exists, no vCPU yet) -> vcpu_init (each vCPU fd, main thread,
  *   after KVM_SET_CPUID2) -> on each vCPU thread: thread_init once, then
@@ -32,6 +50,10 @@ enum cvm_vcpu_action {
  *   -> after every thread is joined: stats (main thread) -> destroy.
  * set_irq may be called from any thread at any time between create and
  * destroy (devices, with the device lock held).
+ * seccomp (docs/seccomp.md): thread_init runs before the vCPU thread's filter
+ * is installed; pre_entry, handle_exit, block, wake, thread_exit and set_irq run
+ * under the filters of the vCPU or main thread, so every system call they (and
+ * any thread the mode starts) make must be in the mode's `seccomp` groups.
  */
 struct cvm_irqchip_ops {
 	const char *name;
@@ -75,6 +97,8 @@ struct cvm_irqchip_ops {
 	bool sees_halts;
 	/* Whether the pure core runs each vCPU's lifecycle (its counters are corevm's own). */
 	bool owns_lifecycle;
+	/* System calls the mode's hooks make (docs/seccomp.md): up to CVM_IRQCHIP_SC_GROUPS groups. */
+	struct cvm_irqchip_sc_group seccomp[CVM_IRQCHIP_SC_GROUPS];
 };
 
 extern const struct cvm_irqchip_ops cvm_irqchip_kernel_ops;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <sys/ioctl.h>
 
+#include "vmm/seccomp_rules.h"
 #include "vmm/vm_internal.h"
 
 static int kernel_create(struct cvm_vm *vm)
@@ -31,6 +32,12 @@ static int kernel_set_irq(struct cvm_vm *vm, unsigned int irq, int level)
 	return 0;
 }
 
+/* set_irq runs on vCPU threads (UART transmit) and the main thread (UART receive). */
+static const struct cvm_sc_rule set_irq_rules[] = {
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VM, KVM_IRQ_LINE, "device interrupt lines (the UART's IRQ 4)"),
+};
+static const struct cvm_seccomp_list set_irq_list = CVM_SC_LIST("irqchip kernel", set_irq_rules);
+
 const struct cvm_irqchip_ops cvm_irqchip_kernel_ops = {
         .name = "kernel",
         .create = kernel_create,
@@ -38,4 +45,5 @@ const struct cvm_irqchip_ops cvm_irqchip_kernel_ops = {
         .set_irq = kernel_set_irq,
         .sees_halts = false,
         .owns_lifecycle = false,
+        .seccomp = {{CVM_THREAD_MAIN, &set_irq_list, NULL}, {CVM_THREAD_VCPU, &set_irq_list, NULL}},
 };

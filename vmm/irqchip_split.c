@@ -14,6 +14,7 @@
 
 #include "util/log.h"
 #include "vmm/ioapic_user.h"
+#include "vmm/seccomp_rules.h"
 #include "vmm/vm_internal.h"
 
 struct split_chip {
@@ -164,6 +165,23 @@ static void split_stats(struct cvm_vm *vm, struct json_object *vm_obj)
 	}
 }
 
+/*
+ * corevm's I/O APIC sends an MSI from whichever thread moves a line or EOIs a
+ * level-triggered vector (vCPUs: devices, EOI exits; main: console input);
+ * only a vCPU's I/O APIC write changes the redirection table (re-routing).
+ */
+static const struct cvm_sc_rule split_main_rules[] = {
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VM, KVM_SIGNAL_MSI, "an I/O APIC pin's message"),
+};
+static const struct cvm_sc_rule split_vcpu_rules[] = {
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VM, KVM_SIGNAL_MSI, "an I/O APIC pin's message"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VM, KVM_SET_GSI_ROUTING, "I/O APIC redirection changes"),
+};
+static const struct cvm_seccomp_list split_main_list =
+        CVM_SC_LIST("irqchip split", split_main_rules);
+static const struct cvm_seccomp_list split_vcpu_list =
+        CVM_SC_LIST("irqchip split", split_vcpu_rules);
+
 const struct cvm_irqchip_ops cvm_irqchip_split_ops = {
         .name = "split",
         .create = split_create,
@@ -174,4 +192,6 @@ const struct cvm_irqchip_ops cvm_irqchip_split_ops = {
         .stats = split_stats,
         .sees_halts = false,
         .owns_lifecycle = false,
+        .seccomp = {{CVM_THREAD_MAIN, &split_main_list, NULL},
+                    {CVM_THREAD_VCPU, &split_vcpu_list, NULL}},
 };

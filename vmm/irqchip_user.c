@@ -7,6 +7,7 @@
  * register loads, KVM_INTERRUPT, KVM_NMI, sleeping. docs/irqchip.md.
  */
 #include "vmm/irqchip_user.h"
+#include "vmm/seccomp_rules.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -102,6 +103,10 @@ static void wake_flush(struct cvm_vm *vm, struct wake_batch *b)
 
 	for (uint32_t g = b->groups; g; g &= g - 1) {
 		unsigned int i = (unsigned int)__builtin_ctz(g);
+		if (vm->probe)
+			for (uint32_t bits = b->sleep_bits[i]; bits; bits &= bits - 1)
+				__cvm_probe_wake(&vm->vcpu[i * SLEEP_GROUP +
+				                           (unsigned int)__builtin_ctz(bits)]);
 		/* The bump makes a sleeper that has not reached futex_wait yet return at once. */
 		atomic_fetch_add(&c->sleep_seq[i], 1);
 		futex_wake_bits(&c->sleep_seq[i], b->sleep_bits[i]);
@@ -198,8 +203,11 @@ static bool init_without_wake(struct cvm_uchip *c, struct cvm_vcpu *t, const str
 	if (m->mode != CVM_DM_INIT || !cvm_lc_waiting(&u->lc) ||
 	    !cvm_vcpu_state_asleep(atomic_load(&t->state)))
 		return false;
-	cvm_lapic_init_reset(&u->lapic);
-	publish_route_locked(c, t->index);
+	struct cvm_lapic_fx fx;
+	cvm_lapic_init_reset(&u->lapic, &fx);
+	if (fx.flags & CVM_FX_ROUTE)
+		publish_route_locked(c, t->index);
+	/* CVM_FX_TIMER: the timer is stopped; the vCPU re-arms from its deadline when it runs. */
 	u->apic_reset_by_sender = true;
 	if (!u->dead) { /* asleep until INIT or SIPI: counts for the deadlock check */
 		u->dead = true;
@@ -529,8 +537,11 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 			break;
 		case CVM_ACT_INIT_RESET:
 			if (!u->apic_reset_by_sender) {
-				cvm_lapic_init_reset(&u->lapic);
-				publish_route_locked(c, v->index);
+				struct cvm_lapic_fx fx;
+				cvm_lapic_init_reset(&u->lapic, &fx);
+				if (fx.flags & CVM_FX_ROUTE)
+					publish_route_locked(c, v->index);
+				/* CVM_FX_TIMER: re-armed below from the (now absent) deadline. */
 			}
 			u->apic_reset_by_sender = false;
 			run->cr8 = 0;
@@ -998,6 +1009,7 @@ void cvm_uchip_vcpu_setup(struct cvm_vcpu *v, bool is_bsp, bool x2apic, uint8_t 
 	        .x2apic = x2apic,
 	        .phys_bits = phys_bits,
 	        .tsc_khz = c->tsc_khz,
+	        .min_period_ns = CVM_UCHIP_MIN_TIMER_PERIOD_NS,
 	};
 
 	v->irqchip_data = u;
@@ -1117,6 +1129,58 @@ static void user_destroy(struct cvm_vm *vm)
 	vm->irqchip_data = NULL;
 }
 
+/*
+ * What the user irqchip's hooks call on a vCPU thread (docs/seccomp.md): on
+ * the vCPU's own fd, the injection fallbacks (an exception still being
+ * delivered), the debug registers of parking and INIT, and the MSRs KVM keeps
+ * (IA32_APIC_BASE, the TSC for IA32_TSC_DEADLINE); kicks of other vCPUs.
+ * Without KVM_CAP_SYNC_REGS the INIT/SIPI register loads and the event state
+ * take ioctls; with the vCPU-thread APIC timers, their POSIX timer is armed
+ * and deleted by the vCPU (created in thread_init, before the filter).
+ */
+static const struct cvm_sc_rule user_vcpu_rules[] = {
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_INTERRUPT,
+                        "inject an interrupt: no sync regs, or an exception is being delivered"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_NMI,
+                        "inject an NMI: no sync regs, or an exception is being delivered"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_GET_DEBUGREGS,
+                        "a parking vCPU's debug registers (INIT)"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_SET_DEBUGREGS,
+                        "INIT: debug registers not at their INIT values"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_GET_MSRS,
+                        "IA32_TSC when the guest writes IA32_TSC_DEADLINE"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_SET_MSRS, "KVM's copy of IA32_APIC_BASE"),
+        CVM_SC_TGKILL_KICK("IPIs and I/O APIC messages kick the target vCPU"),
+};
+static const struct cvm_sc_rule user_vcpu_nosync_rules[] = {
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_GET_SREGS, "INIT: CR0 (no sync regs)"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_SET_SREGS, "INIT/SIPI register load (no sync regs)"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_SET_REGS, "INIT/SIPI register load (no sync regs)"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_SET_VCPU_EVENTS,
+                        "INIT/SIPI: clear pending events (no sync regs)"),
+        CVM_SC_IOCTL_ON(CVM_SC_FD_VCPU, KVM_GET_VCPU_EVENTS,
+                        "HLT: whether KVM still holds an NMI (no sync regs)"),
+};
+static const struct cvm_sc_rule user_vcpu_timer_rules[] = {
+        CVM_SC_ALLOW("timer_settime", "arm the vCPU's APIC timer (COREVM_APIC_TIMER=vcpu)"),
+        CVM_SC_ALLOW("timer_delete", "thread end: delete the vCPU's APIC timer"),
+};
+static const struct cvm_seccomp_list user_vcpu_list = CVM_SC_LIST("irqchip user", user_vcpu_rules);
+static const struct cvm_seccomp_list user_vcpu_nosync_list =
+        CVM_SC_LIST("irqchip user, no sync regs", user_vcpu_nosync_rules);
+static const struct cvm_seccomp_list user_vcpu_timer_list =
+        CVM_SC_LIST("irqchip user, vcpu timers", user_vcpu_timer_rules);
+
+static bool without_sync_regs(const struct cvm_vm *vm)
+{
+	return !cvm_uchip(vm)->sync_regs;
+}
+
+static bool with_vcpu_timers(const struct cvm_vm *vm)
+{
+	return cvm_uchip(vm)->timer == &cvm_apic_timer_vcpu_ops;
+}
+
 const struct cvm_irqchip_ops cvm_irqchip_user_ops = {
         .name = "user",
         .create = user_create,
@@ -1133,4 +1197,7 @@ const struct cvm_irqchip_ops cvm_irqchip_user_ops = {
         .stats = user_stats,
         .sees_halts = true,
         .owns_lifecycle = true,
+        .seccomp = {{CVM_THREAD_VCPU, &user_vcpu_list, NULL},
+                    {CVM_THREAD_VCPU, &user_vcpu_nosync_list, without_sync_regs},
+                    {CVM_THREAD_VCPU, &user_vcpu_timer_list, with_vcpu_timers}},
 };

@@ -54,6 +54,15 @@ struct cvm_apic_timer_ops {
 extern const struct cvm_apic_timer_ops cvm_apic_timer_vcpu_ops;
 extern const struct cvm_apic_timer_ops cvm_apic_timer_thread_ops;
 
+/*
+ * Periodic local APIC timers expire at most once per this many ns (the ticks
+ * in between fold into the next expiry, counted as timer_missed): a guest's
+ * 1 ns period would otherwise keep its vCPU thread re-arming and taking its
+ * host timer instead of running the guest. KVM's own APIC has the same floor
+ * (min_timer_period_us, 200 us by default). docs/irqchip.md, docs/limits.md.
+ */
+#define CVM_UCHIP_MIN_TIMER_PERIOD_NS 200000u
+
 /* Environment variable choosing the timer strategy ("vcpu" or "thread"; docs/irqchip.md). */
 #define CVM_APIC_TIMER_ENV "COREVM_APIC_TIMER"
 
@@ -106,6 +115,9 @@ struct cvm_uchip {
 	_Atomic uint32_t timer_seq;  /* futex word: bumped to wake the timer thread */
 	_Atomic uint64_t timer_next; /* when the timer thread wakes next (CVM_NO_DEADLINE: never) */
 	atomic_bool timer_stop;
+	/* Futex word: 0 until the timer thread's filter is in, then 1 (or -errno, failed). */
+	_Atomic uint32_t timer_ready;
+	struct cvm_seccomp_prog timer_prog; /* its filter, built by thread_create */
 };
 
 static inline struct cvm_uchip *cvm_uchip(const struct cvm_vm *vm)

@@ -6,6 +6,8 @@
 
 #include "host/place_ctl.h"
 #include "util/log.h"
+#include "vmm/sandbox.h"
+#include "vmm/test_hook.h"
 #include "vmm/vm_internal.h"
 
 /* Called by the controller (listener, prober or a vCPU thread): never blocks. */
@@ -31,9 +33,25 @@ static void placement_failed(void *opaque, const char *why)
 	cvm_vm_request_end(opaque, CVM_EXIT_GUEST_ERROR, "placement failed");
 }
 
+/* The controller's threads install their seccomp filters first thing (docs/seccomp.md). */
+static int placement_thread_init(void *opaque, enum cvm_place_thread which)
+{
+	struct cvm_vm *vm = opaque;
+	enum cvm_thread_class cls =
+	        which == CVM_PLACE_THREAD_PROBE ? CVM_THREAD_PROBE : CVM_THREAD_UEVENT;
+
+	if (cvm_vm_sandbox_thread(vm, cls, NULL) < 0) {
+		cvm_vm_request_end(vm, CVM_EXIT_FAILURE, "seccomp failed");
+		return -EPERM;
+	}
+	cvm_test_hook_sandboxed(cls, 0);
+	return 0;
+}
+
 int cvm_vm_set_placement(struct cvm_vm *vm, struct cvm_place_ctl *ctl)
 {
-	struct cvm_place_ctl_vmm ops = {reaffine_vcpu, reaffine_housekeeping, placement_failed, vm};
+	struct cvm_place_ctl_vmm ops = {reaffine_vcpu, reaffine_housekeeping, placement_failed, vm,
+	                                placement_thread_init};
 	vm->placement = ctl;
 	return cvm_place_ctl_start(ctl, &ops);
 }

@@ -11,6 +11,8 @@
 
 #include "host/place_ctl.h"
 #include "util/log.h"
+#include "vmm/sandbox.h"
+#include "vmm/test_hook.h"
 #include "vmm/vm_internal.h"
 #include "vmm/workq.h"
 
@@ -80,20 +82,71 @@ static bool rx_read(struct cvm_vm *vm)
 	return true;
 }
 
+void cvm_vm_gate_wait(struct cvm_vm *vm)
+{
+	pthread_mutex_lock(&vm->gate_lock);
+	vm->gate_arrived++;
+	pthread_cond_broadcast(&vm->gate_cond);
+	while (!vm->gate_open)
+		pthread_cond_wait(&vm->gate_cond, &vm->gate_lock);
+	pthread_mutex_unlock(&vm->gate_lock);
+}
+
+static void gate_close(struct cvm_vm *vm)
+{
+	pthread_mutex_lock(&vm->gate_lock);
+	vm->gate_open = false;
+	vm->gate_arrived = 0;
+	pthread_mutex_unlock(&vm->gate_lock);
+}
+
+/* Opens the gate once `started` vCPU threads have checked in (each is confined or stays out). */
+static void gate_open_after(struct cvm_vm *vm, unsigned int started)
+{
+	pthread_mutex_lock(&vm->gate_lock);
+	while (vm->gate_arrived < started)
+		pthread_cond_wait(&vm->gate_cond, &vm->gate_lock);
+	vm->gate_open = true;
+	pthread_cond_broadcast(&vm->gate_cond);
+	pthread_mutex_unlock(&vm->gate_lock);
+}
+
+/*
+ * Starts the vCPU threads behind the closed gate (each loads the filter
+ * cvm_vcpu_start() built for it, checks in and waits), installs the main
+ * thread's filter, waits until every vCPU thread has checked in, then opens the
+ * gate. Nothing the main thread does after this is set-up: everything it may
+ * call is allowed.
+ */
 static int start_threads(struct cvm_vm *vm)
 {
-	if (cvm_workq_start(vm) < 0) {
-		cvm_vm_request_end(vm, CVM_EXIT_FAILURE, "thread start failed");
-		return -EAGAIN;
-	}
-	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		int e = cvm_vcpu_start(&vm->vcpu[i]);
-		if (e < 0) {
+	unsigned int started = 0;
+	int e = 0;
+
+	gate_close(vm);
+	/* The worker first: it is created unconfined and confines itself (docs/seccomp.md). */
+	e = cvm_workq_start(vm);
+	if (e < 0)
+		cvm_vm_request_end(vm, CVM_EXIT_FAILURE,
+		                   e == -EPERM ? "seccomp failed" : "thread start failed");
+	for (unsigned int i = 0; i < vm->ncpus && e == 0; i++) {
+		e = cvm_vcpu_start(&vm->vcpu[i]);
+		if (e < 0)
 			cvm_vm_request_end(vm, CVM_EXIT_FAILURE, "thread start failed");
-			return e;
-		}
+		else
+			started++;
 	}
-	return 0;
+	if (e == 0 && cvm_vm_sandbox_thread(vm, CVM_THREAD_MAIN, NULL) < 0) {
+		cvm_vm_request_end(vm, CVM_EXIT_FAILURE, "seccomp failed");
+		e = -EPERM;
+	}
+	gate_open_after(vm, started);
+	/* Every started thread has loaded its filter (or never will): the programs can go. */
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		cvm_seccomp_prog_free(&vm->vcpu[i].sc_prog);
+	if (e == 0)
+		cvm_test_hook_sandboxed(CVM_THREAD_MAIN, 0);
+	return e;
 }
 
 /*
@@ -128,7 +181,7 @@ static void stop_and_join(struct cvm_vm *vm)
 }
 
 /* Blocks SIGINT/SIGTERM (taken through a signalfd) and sets up the kick signal. */
-static int setup_signals(sigset_t *old)
+static int setup_signals(struct cvm_vm *vm, sigset_t *old)
 {
 	sigset_t set;
 	int fd, e;
@@ -149,6 +202,7 @@ static int setup_signals(sigset_t *old)
 		cvm_err("vm", "signalfd: %s", strerror(-e));
 		return e;
 	}
+	vm->signal_fd = fd;
 	return fd;
 }
 
@@ -159,7 +213,7 @@ enum { PFD_WAKE, PFD_SIGNAL, PFD_STDIN, PFD_N };
  * output to flush once the guest pauses, and console input. Returns when the VM
  * should end (the end status is set by then).
  */
-static void wait_for_end(struct cvm_vm *vm, int sfd, const struct cvm_run_opts *opts)
+static void wait_for_end(struct cvm_vm *vm, int sfd, const struct cvm_run_opts *opts, bool rx_on)
 {
 	struct pollfd pfd[PFD_N] = {
 	        [PFD_WAKE] = {.fd = vm->wake_fd, .events = POLLIN},
@@ -168,7 +222,6 @@ static void wait_for_end(struct cvm_vm *vm, int sfd, const struct cvm_run_opts *
 	};
 	uint64_t deadline = opts->timeout_ns ? now_ns() + opts->timeout_ns : 0;
 	uint64_t flush_at = 0;
-	bool rx_on = opts->console_rx && vm->con.rx_push && stdin_is_console();
 
 	while (atomic_load_explicit(&vm->end_status, memory_order_acquire) < 0) {
 		uint64_t now = now_ns(), next = deadline;
@@ -222,14 +275,16 @@ static void wait_for_end(struct cvm_vm *vm, int sfd, const struct cvm_run_opts *
 int cvm_vm_run(struct cvm_vm *vm, const struct cvm_run_opts *opts)
 {
 	sigset_t old;
-	int sfd = setup_signals(&old);
+	int sfd = setup_signals(vm, &old);
+	/* Decided before the filters are in (fstat, isatty). */
+	bool rx_on = opts->console_rx && vm->con.rx_push && stdin_is_console();
 
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_start);
 	if (sfd < 0) {
 		cvm_vm_request_end(vm, CVM_EXIT_FAILURE, "signal set-up failed");
 	} else {
 		if (start_threads(vm) == 0)
-			wait_for_end(vm, sfd, opts);
+			wait_for_end(vm, sfd, opts, rx_on);
 		stop_and_join(vm);
 		close(sfd);
 	}

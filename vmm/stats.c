@@ -1,8 +1,10 @@
 /* Statistics of a finished VM as JSON (schema in docs/stats.md), built only after the threads stopped. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -59,6 +61,27 @@ static struct json_object *ucall_json(const struct cvm_vcpu_stats *s)
 		json_object_array_add(list, e);
 	}
 	json_object_object_add(o, "first_reports", list);
+	return o;
+}
+
+/* Which filters were installed, with their sizes (docs/seccomp.md). */
+static struct json_object *seccomp_json(struct cvm_vm *vm)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *f = json_object_new_object();
+
+	json_object_object_add(o, "enabled", json_object_new_boolean(vm->seccomp));
+	for (unsigned int c = 0; c < CVM_THREAD_NCLASSES; c++) {
+		int rules = atomic_load(&vm->seccomp_rules[c]);
+		struct json_object *e;
+		if (!rules)
+			continue; /* no thread of this class installed a filter */
+		e = json_object_new_object();
+		add_u64(e, "syscalls", (uint64_t)atomic_load(&vm->seccomp_syscalls[c]));
+		add_u64(e, "rules", (uint64_t)rules);
+		json_object_object_add(f, cvm_thread_class_name(c), e);
+	}
+	json_object_object_add(o, "filters", f);
 	return o;
 }
 
@@ -231,9 +254,11 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 	add_u64(o, "console_tx_bytes", vm->con.tx_bytes);
 	add_u64(o, "console_tx_lost", vm->con.tx_lost);
 	add_u64(o, "console_rx_bytes", vm->con.rx_bytes);
+	add_u64(o, "guest_prints_suppressed", atomic_load(&vm->prints_suppressed));
 	json_object_object_add(o, "unhandled_mmio", unhandled_mmio_json(vm));
 	add_u64(o, "unhandled_mmio_untracked", vm->mmio_untracked);
 	add_u64(o, "threads_stuck", (uint64_t)vm->threads_stuck);
+	json_object_object_add(o, "seccomp", seccomp_json(vm));
 	if (vm->stats_hook)
 		vm->stats_hook(vm->stats_hook_ctx, o);
 	if (vm->irqchip->stats)
@@ -269,13 +294,28 @@ void cvm_vm_set_stats_hook(struct cvm_vm *vm, cvm_stats_fn fn, void *ctx)
 	vm->stats_hook_ctx = ctx;
 }
 
-int cvm_vm_write_stats(struct cvm_vm *vm, const char *path)
+int cvm_vm_write_stats_fd(struct cvm_vm *vm, int fd, const char *name)
 {
 	struct json_object *root = cvm_vm_stats_json(vm);
-	int e = json_object_to_file_ext(path, root, JSON_C_TO_STRING_PRETTY) < 0 ? -EIO : 0;
+	int e = json_object_to_fd(fd, root, JSON_C_TO_STRING_PRETTY) < 0 ? -EIO : 0;
 
 	if (e < 0)
-		cvm_err("stats", "writing %s: %s", path, json_util_get_last_err());
+		cvm_err("stats", "writing %s: %s", name, json_util_get_last_err());
 	json_object_put(root);
+	return e;
+}
+
+int cvm_vm_write_stats(struct cvm_vm *vm, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int e;
+
+	if (fd < 0) {
+		e = -errno;
+		cvm_err("stats", "cannot create %s: %s", path, strerror(-e));
+		return e;
+	}
+	e = cvm_vm_write_stats_fd(vm, fd, path);
+	close(fd);
 	return e;
 }

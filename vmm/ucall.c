@@ -63,8 +63,10 @@ static void print(struct cvm_vcpu *v, const struct cvm_ucall *uc)
 	/* A bounded budget per VM, so a guest cannot flood stderr. */
 	while (left && !atomic_compare_exchange_weak(&v->vm->prints_left, &left, left - 1))
 		;
-	if (left == 0)
+	if (left == 0) {
+		atomic_fetch_add(&v->vm->prints_suppressed, 1);
 		return;
+	}
 	copy_guest_string(msg, sizeof(msg), uc->msg, sizeof(uc->msg));
 	cvm_err(NULL, "guest vcpu %u: %s", v->index, msg);
 	if (left == 1)

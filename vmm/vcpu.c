@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vmm/sandbox.h"
+#include "vmm/test_hook.h"
 #include "vmm/vm_internal.h"
 #include "vmm/workq.h"
 
@@ -32,6 +34,8 @@ const char *cvm_vcpu_state_name(enum cvm_vcpu_state s)
 }
 
 static pid_t process_id; /* for tgkill, set once before any vCPU thread starts */
+
+_Thread_local struct cvm_vcpu *cvm_self_vcpu;
 
 /* The kick signal: real-time, handled by a function that does nothing. */
 static int kick_signal(void)
@@ -86,6 +90,8 @@ void cvm_vcpu_kick(struct cvm_vcpu *v)
 	pid_t tid;
 
 	atomic_fetch_add(&v->kicks, 1); /* before the signal: samplers compare it afterwards */
+	if (cvm_probing(v))
+		__cvm_probe_kick(v);
 	if (v->run)
 		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELAXED);
 	atomic_thread_fence(memory_order_seq_cst);
@@ -321,7 +327,7 @@ static void state_running(struct cvm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	unsigned int req;
-	int r;
+	int r, err;
 
 	/* Clear first, then look: a kick after this point sets it again and is seen by KVM_RUN. */
 	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
@@ -350,9 +356,13 @@ static void state_running(struct cvm_vcpu *v)
 		set_state(v, CVM_VCPU_RUNNING);
 		return;
 	}
-	if (atomic_load(&v->work_req) && (atomic_exchange(&v->work_req, 0) & CVM_WREQ_IDLE_LOOK) &&
-	    kvm_idle(v))
-		return;
+	if (atomic_load(&v->work_req)) {
+		unsigned int wr = atomic_exchange(&v->work_req, 0);
+		if (wr & CVM_WREQ_SIGNAL)
+			cvm_vcpu_signal_runnable(v);
+		if ((wr & CVM_WREQ_IDLE_LOOK) && kvm_idle(v))
+			return;
+	}
 	if (v->vm->irqchip->pre_entry) {
 		switch (v->vm->irqchip->pre_entry(v)) {
 		case CVM_VACT_BLOCK:
@@ -367,12 +377,17 @@ static void state_running(struct cvm_vcpu *v)
 		}
 	}
 	atomic_fetch_add(&v->entries, 1); /* after the urgent-work check: docs/idle-work.md */
+	if (cvm_probing(v))
+		__cvm_probe_entry(v);
 	r = ioctl(v->fd, KVM_RUN, NULL);
+	err = r < 0 ? errno : 0;
+	if (cvm_probing(v))
+		__cvm_probe_return(v, err);
 	if (r == 0) {
 		set_state(v, CVM_VCPU_IN_VMM);
 		return;
 	}
-	switch (errno) {
+	switch (err) {
 	case EINTR: /* kicked (immediate_exit or the signal): the irqchip looks again */
 		atomic_fetch_add(&v->run_eintr, 1);
 		v->stats.eintr++;
@@ -392,7 +407,7 @@ static void state_running(struct cvm_vcpu *v)
 	}
 	default: {
 		char why[64];
-		cvm_err("kvm", "KVM_RUN on vcpu %u: %s", v->index, strerror(errno));
+		cvm_err("kvm", "KVM_RUN on vcpu %u: %s", v->index, strerror(err));
 		snprintf(why, sizeof(why), "KVM_RUN failed on vcpu %u", v->index);
 		cvm_vm_request_end(v->vm, CVM_EXIT_FAILURE, why);
 		set_state(v, CVM_VCPU_EXITING);
@@ -523,11 +538,18 @@ static void state_exiting(struct cvm_vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct cvm_vcpu *v = arg;
+	bool ok;
 
 	atomic_store(&v->tid, gettid());
-	/* Its own CPU set first, from inside the thread (host placement). */
-	set_state(v, cvm_vcpu_place(v) ? CVM_VCPU_RUNNING : CVM_VCPU_EXITING);
-	if (get_state(v) == CVM_VCPU_RUNNING && v->vm->irqchip->thread_init) {
+	cvm_self_vcpu = v;
+	/*
+	 * Its own CPU set first, from inside the thread (host placement); then the
+	 * irqchip's per-thread set-up (it may create what the filter then forbids,
+	 * e.g. the POSIX timer); then its filter, built by cvm_vcpu_start() so that
+	 * this thread never allocates (docs/seccomp.md).
+	 */
+	ok = cvm_vcpu_place(v);
+	if (ok && v->vm->irqchip->thread_init) {
 		int e = v->vm->irqchip->thread_init(v);
 		if (e < 0) {
 			char why[64];
@@ -535,9 +557,18 @@ static void *vcpu_thread(void *arg)
 			        v->index, v->vm->irqchip->name, strerror(-e));
 			snprintf(why, sizeof(why), "thread set-up failed on vcpu %u", v->index);
 			cvm_vm_request_end(v->vm, CVM_EXIT_FAILURE, why);
-			set_state(v, CVM_VCPU_EXITING);
+			ok = false;
 		}
 	}
+	if (ok && cvm_vm_sandbox_load(v->vm, CVM_THREAD_VCPU, &v->sc_prog) < 0) {
+		cvm_vm_request_end(v->vm, CVM_EXIT_FAILURE, "seccomp failed");
+		ok = false;
+	}
+	/* No guest entry before every thread's filter is in (cvm_vm_run opens the gate). */
+	cvm_vm_gate_wait(v->vm);
+	if (ok)
+		cvm_test_hook_sandboxed(CVM_THREAD_VCPU, v->index);
+	set_state(v, ok ? CVM_VCPU_RUNNING : CVM_VCPU_EXITING);
 	for (;;) {
 		switch (get_state(v)) {
 		case CVM_VCPU_RUNNING:
@@ -592,12 +623,16 @@ int cvm_vcpu_start(struct cvm_vcpu *v)
 		cvm_err("kvm", "KVM_SET_SIGNAL_MASK on vcpu %u: %s", v->index, strerror(-e));
 		return e;
 	}
+	e = cvm_vm_sandbox_build(v->vm, CVM_THREAD_VCPU, v, &v->sc_prog);
+	if (e < 0)
+		return e;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, CVM_VCPU_STACK_SIZE);
 	atomic_store(&v->state, CVM_VCPU_CREATED);
 	e = -pthread_create(&v->thread, &attr, vcpu_thread, v);
 	pthread_attr_destroy(&attr);
 	if (e < 0) {
+		cvm_seccomp_prog_free(&v->sc_prog);
 		cvm_err("vcpu", "starting the thread of vcpu %u: %s", v->index, strerror(-e));
 		return e;
 	}

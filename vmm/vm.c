@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "core/apic_bus.h"
 #include "vmm/cpuid.h"
+#include "vmm/seccomp_filter.h"
 #include "vmm/vm_internal.h"
 #include "vmm/workq.h"
 
@@ -492,7 +493,7 @@ int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *
 		cvm_err("vm", "out of memory");
 		return -ENOMEM;
 	}
-	vm->kvm_fd = vm->vm_fd = vm->wake_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->wake_fd = vm->signal_fd = -1;
 	vm->ncpus = cfg->ncpus;
 	vm->gmem = *cfg->gmem;
 	vm->boot_name = cfg->boot_name;
@@ -503,10 +504,20 @@ int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	atomic_init(&vm->end_status, -1);
 	atomic_init(&vm->end_claimed, 0);
-	atomic_init(&vm->prints_left, 256);
+	atomic_init(&vm->prints_left, CVM_GUEST_PRINTS_MAX);
+	atomic_init(&vm->prints_suppressed, 0);
 	atomic_init(&vm->irq_errors, 0);
 	vm->con.out_fd = STDOUT_FILENO;
-	e = __vm_create(vm, cfg, entry);
+	vm->seccomp = cfg->seccomp;
+	pthread_mutex_init(&vm->gate_lock, NULL);
+	pthread_cond_init(&vm->gate_cond, NULL);
+	vm->gate_open = true;
+	/* Before any corevm thread exists: an irqchip mode may start one in __vm_create. */
+	e = vm->seccomp ? cvm_seccomp_init() : 0;
+	if (e < 0)
+		cvm_err("seccomp", "installing the SIGSYS handler: %s", strerror(-e));
+	if (e == 0)
+		e = __vm_create(vm, cfg, entry);
 	if (e < 0) {
 		if (e == -ENOMEM)
 			cvm_err("vm", "creating the VM: out of memory");
@@ -584,6 +595,8 @@ void cvm_vm_destroy(struct cvm_vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->dev_lock);
+	pthread_cond_destroy(&vm->gate_cond);
+	pthread_mutex_destroy(&vm->gate_lock);
 	free(vm);
 }
 
@@ -654,6 +667,11 @@ int cvm_vm_vcpu_eventfd(struct cvm_vm *vm, unsigned int i)
 	}
 	cur = cvm_workq_attach_eventfd(vm, v, fd);
 	if (cur != fd)
-		close(fd); /* another thread attached one first */
+		close(fd); /* another thread attached one first, or it is too late */
+	if (cur == -EBUSY)
+		cvm_err("vm",
+		        "eventfd for vcpu %u: the VM runs with seccomp and has started; ask "
+		        "for it before cvm_vm_run()",
+		        i);
 	return cur;
 }

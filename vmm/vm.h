@@ -79,6 +79,12 @@ struct cvm_vm_config {
 	const char *boot_name;       /* shown in statistics ("multiboot", "pvh"); may be NULL */
 	enum cvm_mwait_policy mwait; /* --mwait (CVM_VM_MWAIT_DEFAULT: not asked for) */
 	unsigned int work_capacity;  /* items each work-queue priority holds; 0: the default */
+	/*
+	 * Each thread installs its class's seccomp filter (docs/seccomp.md) before the
+	 * first guest entry: vCPU threads and the main thread in cvm_vm_run(), host
+	 * placement's threads when they start. false (the zero value): no filters.
+	 */
+	bool seccomp;
 };
 
 /*
@@ -248,6 +254,12 @@ int cvm_vm_set_placement(struct cvm_vm *vm, struct cvm_place_ctl *ctl);
 
 /* Writes the statistics as JSON (schema: docs/stats.md). Returns 0 or -errno (reported). */
 int cvm_vm_write_stats(struct cvm_vm *vm, const char *path);
+
+/*
+ * The same to `fd`, opened by the caller before cvm_vm_run() (the main thread's
+ * seccomp filter allows no open); `name` is for messages. Does not close fd.
+ */
+int cvm_vm_write_stats_fd(struct cvm_vm *vm, int fd, const char *name);
 
 /* What ended the VM (see docs/stats.md, "exit_cause"); "" while it runs. */
 const char *cvm_vm_end_cause(const struct cvm_vm *vm);

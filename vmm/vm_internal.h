@@ -18,6 +18,7 @@
 #include "core/counters.h"
 #include "vmm/irqchip.h"
 #include "vmm/kvm_stats.h"
+#include "vmm/seccomp_filter.h"
 #include "vmm/vm.h"
 
 /*
@@ -92,6 +93,7 @@ struct cvm_mailbox {
 #define CVM_KVM_EXIT_REASONS   64   /* exits counted per reason below this; the rest as "other" */
 #define CVM_VCPU_REPORTS_KEPT  32   /* ucall reports kept per vCPU (all are counted) */
 #define CVM_MMIO_PAGES_TRACKED 64   /* distinct unhandled MMIO pages counted per VM */
+#define CVM_GUEST_PRINTS_MAX   256  /* guest PRINT ucalls printed on stderr per VM */
 #define CVM_VCPU_TIMER_SAMPLES 64   /* local APIC timer lateness samples kept per vCPU */
 #define CVM_VCPU_LAT_SAMPLES   1024 /* urgent kick-to-run samples kept per vCPU (reservoir) */
 
@@ -153,9 +155,9 @@ struct cvm_vcpu_stats {
 	struct cvm_vcpu_work_stats work;
 };
 
-/* struct cvm_vcpu.work_req: asks the vCPU's thread to look at the work queue. */
-#define CVM_WREQ_IDLE_LOOK \
-	1u /* kernel, split: KVM may hold this vCPU halted: look, run idle work */
+/* struct cvm_vcpu.work_req: asks the vCPU's thread to look at the work queue (kernel, split). */
+#define CVM_WREQ_IDLE_LOOK 1u /* KVM may hold this vCPU halted: look, run idle work */
+#define CVM_WREQ_SIGNAL    2u /* the sampler saw it leave a halt: write its eventfd */
 
 struct cvm_vcpu {
 	struct cvm_vm *vm;
@@ -186,6 +188,8 @@ struct cvm_vcpu {
 	int stats_fd;             /* kernel, split: KVM's statistics (blocking) when stats_on */
 	bool stats_on;
 	uint64_t stats_off; /* file offset of KVM's `blocking` counter in stats_fd */
+	/* Its seccomp filter, built by cvm_vcpu_start() and loaded by the thread (then freed). */
+	struct cvm_seccomp_prog sc_prog;
 	struct cvm_vcpu_stats stats;
 };
 
@@ -257,8 +261,9 @@ struct cvm_vm {
 	atomic_int end_claimed;
 	int wake_fd; /* eventfd: main thread wake-up (end requested, console has data) */
 
-	atomic_uint prints_left; /* guest PRINT ucalls still allowed on stderr */
-	atomic_int irq_errors;   /* KVM_IRQ_LINE failures already reported */
+	atomic_uint prints_left;         /* guest PRINT ucalls still allowed on stderr */
+	atomic_ullong prints_suppressed; /* guest PRINT ucalls not printed (budget spent) */
+	atomic_int irq_errors;           /* KVM_IRQ_LINE failures already reported */
 	struct timespec t_start, t_end;
 	int threads_stuck; /* vCPU threads that did not stop in time */
 	cvm_stats_fn stats_hook;
@@ -268,10 +273,34 @@ struct cvm_vm {
 	struct cvm_workq *wq;             /* idle, urgent and background work (workq.c) */
 	pthread_t run_thread;             /* cvm_vm_start() */
 	void *run_ctx;
-	struct cvm_mwait mwait; /* --mwait: asked for, offered by KVM, in force */
+	struct cvm_mwait mwait;  /* --mwait: asked for, offered by KVM, in force */
+	struct cvm_probe *probe; /* time stamps for `corevm calibrate` (calibrate.c), else NULL */
+
+	/* seccomp (docs/seccomp.md): each thread installs its class's filter. */
+	bool seccomp;
+	int signal_fd;                                    /* the main thread's signalfd, -1 */
+	atomic_int seccomp_rules[CVM_THREAD_NCLASSES];    /* rules installed per class (0: none) */
+	atomic_int seccomp_syscalls[CVM_THREAD_NCLASSES]; /* distinct system calls per class */
+	/*
+	 * The start gate: vCPU threads, once their filter is in (or their set-up
+	 * failed), check in and wait here; the main thread installs its own filter,
+	 * waits until every started vCPU thread has checked in, then opens it: no
+	 * guest code runs before every filter is in place. Open except during
+	 * cvm_vm_run()'s start.
+	 */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	bool gate_open;
+	unsigned int gate_arrived; /* vCPU threads that checked in */
 };
 
+/* ---- run.c: the start gate ---- */
+/* A vCPU thread checks in (its filter is in, or it will not enter the guest) and waits. */
+void cvm_vm_gate_wait(struct cvm_vm *vm);
+
 /* ---- vcpu.c ---- */
+/* On a vCPU thread, its vCPU; NULL on every other thread. */
+extern _Thread_local struct cvm_vcpu *cvm_self_vcpu;
 int cvm_vcpu_start(struct cvm_vcpu *vcpu);
 /* Posts `req` and kicks the thread; returns the ticket to wait for. */
 uint64_t cvm_vcpu_post(struct cvm_vcpu *vcpu, unsigned int req);
@@ -290,6 +319,23 @@ int cvm_vcpu_kick_signal(void);
 int cvm_vcpu_signals_init(void);
 void cvm_mailbox_init(struct cvm_mailbox *mb);
 void cvm_mailbox_destroy(struct cvm_mailbox *mb);
+
+/*
+ * ---- calibrate.c: time stamps of the backend's own paths ----
+ * Only `corevm calibrate` sets vm->probe (vmm/calibrate.h); in every other VM
+ * each hook is one branch. A hook runs on the thread said, reads the clock and
+ * stores a number: no lock, no system call besides clock_gettime.
+ */
+struct cvm_probe;
+void __cvm_probe_entry(struct cvm_vcpu *v);           /* v's thread, right before KVM_RUN */
+void __cvm_probe_return(struct cvm_vcpu *v, int err); /* v's thread: KVM_RUN gave 0 or errno err */
+void __cvm_probe_kick(struct cvm_vcpu *v); /* any thread: v is kicked (before the signal) */
+void __cvm_probe_wake(struct cvm_vcpu *v); /* any thread: v's sleep is ended (before the wake) */
+
+static inline bool cvm_probing(const struct cvm_vcpu *v)
+{
+	return __builtin_expect(v->vm && v->vm->probe, 0);
+}
 
 /* ---- placement.c: host placement in the vCPU threads (no-ops without a controller) ---- */
 /* Sets the calling vCPU thread's CPU set; false when the VM must stop (already requested). */

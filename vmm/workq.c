@@ -19,6 +19,8 @@
 #include <json-c/json.h>
 
 #include "util/log.h"
+#include "vmm/sandbox.h"
+#include "vmm/test_hook.h"
 #include "vmm/vm_internal.h"
 
 /* struct cvm_work.phase */
@@ -53,6 +55,8 @@ struct cvm_workq {
 	/* The worker. */
 	pthread_t worker;
 	bool worker_started;
+	bool ever_started; /* under lock: the VM ran; with seccomp no eventfd can be added */
+	int worker_state; /* under lock: 0 starting, 1 confined and running, -1 its filter failed */
 	pthread_cond_t cond;    /* the worker waits here (under lock) */
 	bool stop_worker;       /* under lock */
 	bool sample_halts;      /* kernel, split: sample KVM's blocking statistic */
@@ -237,7 +241,8 @@ static int rank(const struct cvm_vm *vm, unsigned int i, unsigned int *looks)
 	if (cvm_vcpu_state_asleep(s))
 		return 0;
 	if (s == CVM_VCPU_RUNNING) {
-		if (*looks < PICK_GUEST_IDLE_LOOKS && vm->vcpu[i].stats_on) {
+		/* Not from a vCPU thread: its filter allows no pread (docs/seccomp.md). */
+		if (*looks < PICK_GUEST_IDLE_LOOKS && vm->vcpu[i].stats_on && !cvm_self_vcpu) {
 			(*looks)++;
 			if (cvm_vm_vcpu_guest_idle(vm, i))
 				return 1;
@@ -674,9 +679,9 @@ static void sample(struct cvm_workq *q)
 		if (q->efd_seen[i]) {
 			if (last == 2 && !b &&
 			    e == q->last_eintr[i]) { /* left the halt by itself */
-				uint64_t one = 1;
-				ssize_t unused = write(v->efd, &one, sizeof(one));
-				(void)unused;
+				/* Its own thread writes the eventfd (the only fd its filter may write). */
+				atomic_fetch_or(&v->work_req, CVM_WREQ_SIGNAL);
+				cvm_vcpu_kick(v);
 				atomic_fetch_add(&q->sample_efd, 1);
 			}
 			if (last == 1 && !b) {
@@ -705,7 +710,16 @@ static void *worker_main(void *arg)
 	struct cvm_workq *q = arg;
 	struct cvm_vm *vm = q->vm;
 	uint64_t next_sample = 0;
+	/* Its filter first (docs/seccomp.md): cvm_workq_start() waits for the outcome. */
+	int e = cvm_vm_sandbox_thread(vm, CVM_THREAD_WORKER, NULL);
 
+	pthread_mutex_lock(&q->lock);
+	q->worker_state = e < 0 ? -1 : 1;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	if (e < 0)
+		return NULL;
+	cvm_test_hook_sandboxed(CVM_THREAD_WORKER, 0);
 	pthread_mutex_lock(&q->lock);
 	while (!q->stop_worker) {
 		struct cvm_work *w = vm_ending(vm) ? NULL : pop_head(q, L_BACKGROUND);
@@ -794,6 +808,10 @@ int cvm_workq_start(struct cvm_vm *vm)
 
 	if (!q || q->worker_started)
 		return 0;
+	pthread_mutex_lock(&q->lock);
+	q->ever_started = true;
+	q->worker_state = 0;
+	pthread_mutex_unlock(&q->lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	e = pthread_create(&q->worker, &attr, worker_main, q);
@@ -803,7 +821,17 @@ int cvm_workq_start(struct cvm_vm *vm)
 		return -e;
 	}
 	q->worker_started = true;
-	return 0;
+	/* No guest code runs before the worker is confined (or has given up). */
+	pthread_mutex_lock(&q->lock);
+	while (q->worker_state == 0)
+		pthread_cond_wait(&q->cond, &q->lock);
+	e = q->worker_state < 0 ? -EPERM : 0;
+	pthread_mutex_unlock(&q->lock);
+	if (e < 0) {
+		pthread_join(q->worker, NULL);
+		q->worker_started = false;
+	}
+	return e;
 }
 
 /* Completes every item of list `id` with -ESHUTDOWN (the lock is dropped around callbacks). */
@@ -874,6 +902,10 @@ int cvm_workq_attach_eventfd(struct cvm_vm *vm, struct cvm_vcpu *v, int fd)
 	if (q)
 		pthread_mutex_lock(&q->lock);
 	if (!atomic_load_explicit(&v->efd_on, memory_order_relaxed)) {
+		if (vm->seccomp && q && q->ever_started) {
+			pthread_mutex_unlock(&q->lock);
+			return -EBUSY; /* the vCPU's filter names its eventfd: too late */
+		}
 		v->efd = fd;
 		atomic_store_explicit(&v->efd_on, true, memory_order_release);
 	}

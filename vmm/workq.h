@@ -162,7 +162,11 @@ struct json_object;
 
 /* Creates vm->wq for vm->ncpus vCPUs (each vCPU's vcpu->wq too). 0 or -ENOMEM. */
 int cvm_workq_create(struct cvm_vm *vm, unsigned int capacity);
-/* Starts the worker thread (cvm_vm_run(), before the vCPU threads). 0 or -errno (reported). */
+/*
+ * Starts the worker thread (cvm_vm_run(), before the vCPU threads and before
+ * the calling thread's own filter), which installs its seccomp filter first:
+ * returns once it has. 0, or -errno (reported; -EPERM: its filter failed).
+ */
 int cvm_workq_start(struct cvm_vm *vm);
 /*
  * After every vCPU thread is joined: stops the worker (after its current chunk)
@@ -188,7 +192,8 @@ bool cvm_workq_run_idle(struct cvm_vcpu *v, bool (*stop)(struct cvm_vcpu *v));
 /*
  * cvm_vm_vcpu_eventfd(): makes `fd` vCPU v's eventfd unless it has one already,
  * and lets the sampler (kernel, split) start watching it. Returns the eventfd
- * in force (`fd`, or the one attached first). Any thread, any time.
+ * in force (`fd`, or the one attached first), or -EBUSY when the VM runs with
+ * seccomp and has been started (its vCPU filters name the eventfds). Any thread.
  */
 int cvm_workq_attach_eventfd(struct cvm_vm *vm, struct cvm_vcpu *v, int fd);
 

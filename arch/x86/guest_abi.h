@@ -17,6 +17,7 @@
 #define CVM_PORT_I8042_DATA  0x60
 #define CVM_PORT_I8042_CMD   0x64 /* write 0xFE: pulse reset line */
 #define CVM_PORT_UCALL       0xe0 /* 32-bit OUT of a ucall's guest-physical address */
+#define CVM_PORT_CALIB       0xe4 /* corevm calibrate's guest: 8-bit OUT of its phase (below) */
 
 /* ---- ucall: a guest's structured report to the host (KVM selftests style) ----
  * The guest fills a struct cvm_ucall in its memory and writes its guest-physical
@@ -40,6 +41,15 @@ struct cvm_ucall {
 	uint64_t args[4];
 	char file[CVM_UCALL_FILE_LEN];
 	char msg[CVM_UCALL_MSG_LEN];
+};
+
+/* Phases of `corevm calibrate`'s guest (guest/calib.c), each marked by an 8-bit OUT of
+ * the phase to CVM_PORT_CALIB, which no device claims (vmm/calibrate.h times them). */
+enum cvm_calib_phase {
+	CVM_CALIB_OFF = 0,
+	CVM_CALIB_EXITS = 1, /* OUTs of 1 back to back: the exit round trip */
+	CVM_CALIB_KICKS = 2, /* IPIs to a spinning AP: the kick */
+	CVM_CALIB_WAKES = 3, /* IPIs to a halted AP: the wake-up */
 };
 
 /* Stages the bundled guests report with CVM_UCALL_REPORT (args[0]). */

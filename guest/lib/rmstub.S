@@ -30,8 +30,12 @@ kit_rmstub_start:
 	jz	1f
 	outl	%eax, $KIT_RMSTUB_UCALL_PORT
 1:	lock incl %cs:D(KIT_RMSTUB_ARRIVED)
+	cmpl	$0, %cs:D(KIT_RMSTUB_SPIN)
+	jne	3f
 2:	hlt
 	jmp	2b
+3:	pause
+	jmp	3b
 kit_rmstub_end:
 
 	.section .note.GNU-stack, "", @progbits

@@ -4,7 +4,8 @@
  * (CPUID.1:EBX[31:24]), the TSC at entry and the value of `cycle`, optionally
  * sends one ucall prepared by the BSP (so that corevm can count reports per
  * vCPU without the AP leaving real mode), counts its arrival with lock incl,
- * and parks in HLT with interrupts off until the next INIT.
+ * and parks in HLT with interrupts off until the next INIT (or, with `spin`
+ * set, spins there: an AP that never halts is RUNNABLE whatever the timing).
  *
  * A stub occupies the 4 KiB page vector << 12 (code first, then struct
  * kit_rmstub at KIT_RMSTUB_DATA); vectors 0x0a-0x0f lie in the trampoline area
@@ -20,6 +21,7 @@
 #define KIT_RMSTUB_ARRIVED    0x00
 #define KIT_RMSTUB_CYCLE      0x04
 #define KIT_RMSTUB_UCALL      0x08
+#define KIT_RMSTUB_SPIN       0x0c
 #define KIT_RMSTUB_SEEN       0x10
 #define KIT_RMSTUB_TSC        0x410
 #define KIT_RMSTUB_UCALL_BUF  0xc10
@@ -33,15 +35,16 @@
 #include "arch/x86/guest_abi.h"
 
 struct kit_rmstub {
-	volatile uint32_t arrived; /* APs that entered the stub (lock incl) */
-	volatile uint32_t cycle;   /* set by the BSP; each AP copies it to seen[] */
-	volatile uint32_t ucall;   /* if not 0: guest-physical address of a ucall to send */
-	uint32_t reserved;
+	volatile uint32_t arrived;   /* APs that entered the stub (lock incl) */
+	volatile uint32_t cycle;     /* set by the BSP; each AP copies it to seen[] */
+	volatile uint32_t ucall;     /* if not 0: guest-physical address of a ucall to send */
+	volatile uint32_t spin;      /* if not 0: park by spinning (pause loop) instead of HLT */
 	volatile uint32_t seen[256]; /* per initial APIC ID: `cycle` when it last arrived */
 	volatile uint64_t tsc[256];  /* per initial APIC ID: TSC when it last arrived */
 	struct cvm_ucall ucall_buf;  /* where guest_rmstub_set_report() prepares the ucall */
 };
 
+_Static_assert(__builtin_offsetof(struct kit_rmstub, spin) == KIT_RMSTUB_SPIN, "spin");
 _Static_assert(__builtin_offsetof(struct kit_rmstub, seen) == KIT_RMSTUB_SEEN, "seen");
 _Static_assert(__builtin_offsetof(struct kit_rmstub, tsc) == KIT_RMSTUB_TSC, "tsc");
 _Static_assert(__builtin_offsetof(struct kit_rmstub, ucall_buf) == KIT_RMSTUB_UCALL_BUF, "ucall");

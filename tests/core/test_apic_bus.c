@@ -347,6 +347,31 @@ static void test_init_sipi_end_to_end(void **state)
 	assert_int_equal(c.n[CVM_CTR_SIPI_ACCEPTED], 1);
 }
 
+/*
+ * Found by fuzz_apic_bus: INIT resets the LDR, and the routing view must follow
+ * (cvm_lapic_init_reset() reports CVM_FX_ROUTE), or logical IPIs keep reaching
+ * the vCPU under its old logical ID.
+ */
+static void test_init_reset_republishes(void **state)
+{
+	struct cvm_apic_msg m;
+
+	setup(4, 0, false);
+	for (unsigned int i = 0; i < 4; i++) {
+		cvm_lapic_mmio_write(&apic[i], NULL, CVM_APIC_LDR, (1u << i) << 24, 0, &fx);
+		cvm_apic_bus_update(&bus, i, &apic[i]);
+	}
+	m = msg(0x04, CVM_DM_NMI, CVM_MSG_LOGICAL);
+	assert_int_equal(resolve(&m), 1);
+	assert_true(low64() == 1u << 2);
+	cvm_lapic_init_reset(&apic[2], &fx);
+	assert_true(fx.flags & CVM_FX_ROUTE);
+	cvm_apic_bus_update(&bus, 2, &apic[2]);
+	assert_int_equal(resolve(&m), 0);
+	m.dest = 0x0b;
+	assert_int_equal(resolve(&m), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,6 +386,7 @@ int main(void)
 	        cmocka_unit_test(test_1024),
 	        cmocka_unit_test(test_accept),
 	        cmocka_unit_test(test_init_sipi_end_to_end),
+	        cmocka_unit_test(test_init_reset_republishes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -297,7 +297,10 @@ static void test_init_reset(void **state)
 	wr(&a, CVM_APIC_LVT_LINT0, 0x700);
 	cvm_lapic_accept_irq(&a, &ctr, 0x50, false);
 	cvm_lapic_set_base(&a, 0xfed00000u | CVM_APIC_BASE_EN, false, &fx);
-	cvm_lapic_init_reset(&a);
+	cvm_lapic_init_reset(&a, &fx);
+	/* the LDR changed: the routing view must be republished (found by fuzz_apic_bus) */
+	assert_true(fx.flags & CVM_FX_ROUTE);
+	assert_true(fx.flags & CVM_FX_TIMER);
 	assert_int_equal(rd(&a, CVM_APIC_ID), 0x09000000);
 	assert_true(cvm_lapic_get_base(&a) == (0xfed00000u | CVM_APIC_BASE_EN));
 	assert_int_equal(rd(&a, CVM_APIC_TPR), 0);
@@ -307,7 +310,7 @@ static void test_init_reset(void **state)
 	assert_int_equal(rd(&a, CVM_APIC_IRR + 0x20), 0);
 	/* x2APIC: mode, ID and the derived LDR survive */
 	mk(&a, 0x31, true);
-	cvm_lapic_init_reset(&a);
+	cvm_lapic_init_reset(&a, &fx);
 	assert_true(cvm_lapic_x2apic(&a));
 	assert_true(rdm(&a, CVM_APIC_LDR) == ((3u << 16) | 2u));
 }
@@ -607,6 +610,41 @@ static void test_timer_periodic(void **state)
 	assert_true(rdm(&a, CVM_APIC_TDCR) == 3);
 }
 
+/*
+ * A periodic timer faster than min_period_ns (a hostile guest's TMICT 1, divide
+ * by 1: a 1 ns period) expires at most once per min_period_ns, the ticks in
+ * between folded and counted; the count still runs at the programmed rate.
+ * Without the floor every expiry would be due again at once: corevm's vCPU
+ * thread re-armed its host timer for 1 ns ahead forever and the guest never ran.
+ */
+static void test_timer_periodic_min_period(void **state)
+{
+	struct cvm_lapic a;
+	struct cvm_lapic_config cfg = {.x2apic = true, .bsp = true, .min_period_ns = 200000};
+	const uint64_t t0 = 1000;
+	uint64_t next;
+
+	cvm_lapic_power_on(&a, &cfg);
+	memset(&ctr, 0, sizeof(ctr));
+	enable(&a);
+	wr(&a, CVM_APIC_TDCR, 0xb); /* divide by 1 */
+	wr(&a, CVM_APIC_LVT_TIMER, CVM_LVT_MASKED | CVM_LVT_TIMER_PERIODIC | 0xd0);
+	cvm_lapic_mmio_write(&a, &ctr, CVM_APIC_TMICT, 1, t0, &fx);
+	assert_true(cvm_lapic_next_deadline(&a) == t0 + 1); /* the first period as programmed */
+	next = cvm_lapic_timer_expire(&a, &ctr, t0 + 5);
+	assert_true(next >= t0 + 5 + 200000 && next <= t0 + 5 + 200000 + 1); /* on the 1 ns grid */
+	assert_int_equal(ctr.n[CVM_CTR_TIMER_FIRED], 1);
+	assert_true(ctr.n[CVM_CTR_TIMER_MISSED] == next - (t0 + 1) - 1);
+	assert_true(cvm_lapic_timer_expire(&a, &ctr, next - 1) == next); /* early: nothing */
+	assert_int_equal(ctr.n[CVM_CTR_TIMER_FIRED], 1);
+	assert_true(cvm_lapic_timer_expire(&a, &ctr, next) >= next + 200000);
+	assert_int_equal(ctr.n[CVM_CTR_TIMER_FIRED], 2);
+	/* A period longer than the floor is not touched; the count runs as programmed. */
+	cvm_lapic_mmio_write(&a, &ctr, CVM_APIC_TMICT, 300000, t0, &fx);
+	assert_int_equal(cvm_lapic_current_count(&a, t0 + 100000), 200000);
+	assert_true(cvm_lapic_timer_expire(&a, &ctr, t0 + 300000) == t0 + 600000);
+}
+
 /* TSC-deadline: arming by MSR, conversion with tsc_khz, firing clears it, mode switches disarm. */
 static void test_timer_tsc_deadline(void **state)
 {
@@ -672,6 +710,7 @@ int main(void)
 	        cmocka_unit_test(test_divisor),
 	        cmocka_unit_test(test_timer_oneshot),
 	        cmocka_unit_test(test_timer_periodic),
+	        cmocka_unit_test(test_timer_periodic_min_period),
 	        cmocka_unit_test(test_timer_tsc_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

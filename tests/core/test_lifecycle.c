@@ -535,6 +535,48 @@ static void test_ap_reset_hold(void **state)
 	assert_int_equal(cvm_lc_nmi(&s, &c), CVM_DISP_LATCHED);
 }
 
+/*
+ * Found by fuzz_lifecycle: a HLT (or AP reset hold request) reported after an
+ * INIT was taken, because the INIT's kick raced with the exit, must not halt
+ * the vCPU: the BSP would get an INIT_RESET without CVM_ACTF_BSP and block.
+ */
+static void test_guest_event_after_init(void **state)
+{
+	struct cvm_lc s;
+	struct cvm_counters c = {0};
+	struct cvm_lc_action a;
+
+	cvm_lc_power_on(&s, CVM_LC_OPT_BSP);
+	assert_int_equal(cvm_lc_init(&s, &c), CVM_DISP_ACCEPTED);
+	assert_int_equal(cvm_lc_hlt(&s, &c), CVM_DISP_DISCARDED);
+	assert_int_equal(cvm_lc_ap_reset_hold(&s, &c), CVM_DISP_DISCARDED);
+	assert_int_equal(c.n[CVM_CTR_EVENT_IGNORED], 2);
+	assert_int_equal(s.mp, CVM_MP_RUNNABLE);
+	a = next(&s, &c);
+	assert_int_equal(a.kind, CVM_ACT_INIT_RESET);
+	assert_true(a.flags & CVM_ACTF_BSP);
+	assert_int_equal(next(&s, &c).kind, CVM_ACT_RUN);
+	/* Once the reset is done, HLT works again. */
+	assert_int_equal(cvm_lc_hlt(&s, &c), CVM_DISP_ACCEPTED);
+	assert_int_equal(s.mp, CVM_MP_HALTED);
+}
+
+/* Found by fuzz_lifecycle: an AP reset hold request in SMM would leave the vCPU in SMM and held. */
+static void test_hold_request_in_smm(void **state)
+{
+	struct cvm_lc s;
+	struct cvm_counters c = {0};
+
+	ap_running(&s, &c);
+	enter_smm(&s, &c);
+	assert_int_equal(cvm_lc_ap_reset_hold(&s, &c), CVM_DISP_DISCARDED);
+	assert_int_equal(s.mp, CVM_MP_RUNNABLE);
+	assert_int_equal(c.n[CVM_CTR_HOLD_REQUESTS], 0);
+	assert_int_equal(cvm_lc_rsm(&s, &c), CVM_DISP_ACCEPTED);
+	assert_int_equal(cvm_lc_ap_reset_hold(&s, &c), CVM_DISP_ACCEPTED);
+	assert_false(cvm_lc_in_smm(&s));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -557,6 +599,8 @@ int main(void)
 	        cmocka_unit_test(test_requests),
 	        cmocka_unit_test(test_protected_first_boot),
 	        cmocka_unit_test(test_ap_reset_hold),
+	        cmocka_unit_test(test_guest_event_after_init),
+	        cmocka_unit_test(test_hold_request_in_smm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

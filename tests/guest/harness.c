@@ -10,6 +10,7 @@
 #include <string.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -149,6 +150,10 @@ static void child(const struct cvm_run_spec *spec, const char *const *argv, int 
 		setenv("COREVM_KVM_DEV", spec->kvm_dev, 1);
 	else
 		unsetenv("COREVM_KVM_DEV");
+	for (unsigned int i = 0; spec->env && spec->env[i]; i++)
+		putenv((char *)spec->env[i]);
+	/* Tests kill corevm with signals on purpose (SIGSYS from seccomp): no core files. */
+	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 	if (spec->drop_privileges && (setgid(65534) < 0 || setuid(65534) < 0))
 		_exit(126);
 	execv(argv[0], (char *const *)argv);
@@ -256,9 +261,11 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 		}
 		close(pfd);
 	}
-	if (waitpid(pid, &st, 0) < 0)
+	struct rusage ru;
+	if (wait4(pid, &st, 0, &ru) < 0)
 		return false;
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->maxrss_kb = ru.ru_maxrss;
 	r->out = slurp(out, &r->outlen);
 	if (spec->interact) {
 		r->err = live.err ? live.err : calloc(1, 1);
@@ -274,7 +281,7 @@ bool h_run(const struct cvm_run_spec *spec, struct cvm_result *r)
 	printf("ran:");
 	for (int i = 1; i < argc; i++)
 		printf(" %s", argv[i]);
-	printf(" -> status %d\n", r->status);
+	printf(" -> status %d, peak RSS %ld KiB\n", r->status, r->maxrss_kb);
 	if (r->errlen)
 		printf("  stderr: %s%s", r->err, r->err[r->errlen - 1] == '\n' ? "" : "\n");
 	return true;

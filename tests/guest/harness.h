@@ -22,6 +22,7 @@ struct cvm_result {
 	char *err; /* stderr, NUL-terminated */
 	size_t errlen;
 	struct json_object *stats; /* the --stats file when asked for and written, else NULL */
+	long maxrss_kb;            /* corevm's peak resident set (wait4 rusage), KiB */
 };
 
 struct cvm_run_spec {
@@ -33,6 +34,8 @@ struct cvm_run_spec {
 	bool want_stats;         /* adds --stats FILE and parses it */
 	int signal_after_output; /* if not 0: send this signal once stdout shows a byte */
 	int uevent_fd;           /* > 0: given to corevm as fd 3 with COREVM_UEVENT_FD=3 */
+	/* Extra NAME=VALUE settings for the child, NULL-terminated, or NULL. */
+	const char *const *env;
 	/*
 	 * Interactive runs: corevm's stdin and stderr are pipes; interact() runs while
 	 * corevm does, reads stderr with h_wait_line() and writes to live->stdin_fd;

@@ -195,15 +195,6 @@ static int case_kvm_absent(void)
 }
 
 /*
- * Whether KVM can be used in the irqchip mode under test; COREVM_KVM_DEV (as
- * corevm reads it) lets a run pretend it is absent.
- */
-static bool kvm_usable(void)
-{
-	return h_kvm_usable();
-}
-
-/*
  * Runs a hand-made guest (`code` at the entry of a crafted multiboot ELF called
  * `name`) with `args` before the image and the rest of `s` as given; statistics
  * are always asked for. Returns 0, SKIP without KVM, or 1 if corevm could not run.
@@ -214,7 +205,7 @@ static int run_code(const char *name, const uint8_t *code, size_t len, const cha
 	static const char *argv[32];
 	unsigned int n = 0;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	for (; args[n] && n < 30; n++)
 		argv[n] = args[n];
@@ -269,7 +260,7 @@ static int case_cpus_above_kvm_max(void)
 	char n[16], max_s[16];
 	int fd, max;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	max = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
@@ -544,7 +535,7 @@ static int check_smp(const char *guest, bool pvh, unsigned int n, int status, co
 	struct cvm_run_spec s = {.want_stats = true};
 	unsigned int online = 0;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	snprintf(cpus, sizeof(cpus), "%u", n);
 	s.args = ARGS(TO, "--cpus", cpus, "--mem", "64M", "--boot", pvh ? "pvh" : "multiboot",
@@ -697,7 +688,7 @@ static int bootinfo(bool pvh, const char *mem, uint64_t mem_bytes)
 	                 {0x100000000ull, mem_bytes - low, 1}};
 	unsigned int want_n = mem_bytes > low ? 4 : 3;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	for (unsigned int i = 0; i < sizeof(mod0); i++)
 		mod0[i] = (uint8_t)(i * 7 + 3);
@@ -787,7 +778,7 @@ static int case_fwcfg(void)
 	struct cvm_result r;
 	struct json_object *rep[2];
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	if (!run_guest(ARGS(TO, "--cpus", "3", "--mem", "96M", h_guest("fwcfg", false)), &r))
 		return 1;
@@ -830,7 +821,7 @@ static int exitcode(const char *arg, uint64_t value, int status)
 
 static int case_exitcode(void)
 {
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	exitcode("exit=42", 42, 85);
 	exitcode("exit=0", 0, 1);
@@ -846,7 +837,7 @@ static int case_uart_guest_bytes_exact(void)
 	size_t n = 0;
 	struct cvm_result r;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	memcpy(want + n, "<uart>", 6);
 	n += 6;
@@ -869,7 +860,7 @@ static int case_triplefault(void)
 	struct cvm_result r;
 	struct json_object *rep[2];
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	if (!run_guest(ARGS(TO, h_guest("triplefault", false)), &r))
 		return 1;
@@ -889,7 +880,7 @@ static int case_exception(void)
 	struct json_object *rep[8];
 	unsigned int n;
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	if (!run_guest(ARGS(TO, h_guest("exception", false)), &r))
 		return 1;
@@ -951,7 +942,7 @@ static int case_placement_pin_2(void)
 	struct cvm_result r;
 	struct cvm_run_spec s = {.want_stats = true};
 
-	if (!kvm_usable() || !cpus_0_and_1())
+	if (!h_kvm_usable() || !cpus_0_and_1())
 		return SKIP;
 	s.args = ARGS(TO, "--cpus", "2", "--mem", "64M", "--placement", "pin", "--host-cpus", "0-1",
 	              "--placement-strict", "--placement-explain", h_guest("smp", false));
@@ -996,7 +987,7 @@ static int case_placement_smt_protect(void)
 	bool supported = prctl(62 /* PR_SCHED_CORE */, 0 /* GET */, 0, 0, &cookie) == 0;
 	const char *img = crafted_elf("ok.elf", 0x100000, 0, true);
 
-	if (!kvm_usable())
+	if (!h_kvm_usable())
 		return SKIP;
 	s.args = ARGS(TO, "--placement", "smt-protect", "--mem", "4M", img);
 	if (!h_run(&s, &r))
@@ -1073,7 +1064,7 @@ static int case_placement_hotplug(void)
 	struct cvm_result r;
 	int sv[2], rc;
 
-	if (!kvm_usable() || !cpus_0_and_1())
+	if (!h_kvm_usable() || !cpus_0_and_1())
 		return SKIP;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return 1;
@@ -1106,6 +1097,145 @@ static int case_placement_hotplug(void)
 		CHECK(d && !json_object_get_boolean(d), "still degraded");
 		CHECK(h_int(r.stats, "placement.events.1.moves.0.vcpu") == 1, "moved vcpu");
 	}
+	h_result_free(&r);
+	return 0;
+}
+
+/* ---- seccomp (docs/seccomp.md) ---- */
+
+/*
+ * The test-only hook makes one thread call socket(AF_INET), which no filter
+ * allows: corevm dies of SIGSYS after exactly one line naming the thread and
+ * the call. The same vCPU run with --no-seccomp completes (the guest writes 42).
+ */
+static int case_seccomp_violation(void)
+{
+	static const struct {
+		const char *env, *who;
+		bool placement;
+	} threads[] = {
+	        {"COREVM_TEST_FORBIDDEN_SYSCALL=vcpu:1", "vcpu 1", false},
+	        {"COREVM_TEST_FORBIDDEN_SYSCALL=main", "the main thread", false},
+	        {"COREVM_TEST_FORBIDDEN_SYSCALL=worker", "the work worker thread", false},
+	        {"COREVM_TEST_FORBIDDEN_SYSCALL=uevent", "the uevent listener thread", true},
+	        {"COREVM_TEST_FORBIDDEN_SYSCALL=probe", "the probe worker thread", true},
+	};
+	struct cvm_result r;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+		const char *env[] = {threads[i].env, NULL};
+		char want[160];
+		if (threads[i].placement && !cpus_0_and_1())
+			continue;
+		rc = run_code("exit42.elf", code_exit42, sizeof(code_exit42),
+		              threads[i].placement
+		                      ? ARGS(TO, "--cpus", "2", "--mem", "4M", "--placement", "pin",
+		                             "--host-cpus", "0-1")
+		                      : ARGS(TO, "--cpus", "2", "--mem", "4M"),
+		              (struct cvm_run_spec){.env = env}, &r);
+		if (rc)
+			return rc;
+		snprintf(want, sizeof(want),
+		         "corevm: seccomp: %s made a forbidden system call: socket (41) args 0x2 ",
+		         threads[i].who);
+		CHECK(r.status == 128 + SIGSYS, "%s: status %d, want death by SIGSYS",
+		      threads[i].who, r.status);
+		CHECK(h_lines(r.err) == 1 && !strncmp(r.err, want, strlen(want)) &&
+		              strstr(r.err, "; killing corevm"),
+		      "%s: want one line starting '%s'", threads[i].who, want);
+		h_result_free(&r);
+	}
+
+	const char *env[] = {"COREVM_TEST_FORBIDDEN_SYSCALL=vcpu:1", NULL};
+	rc = run_code("exit42.elf", code_exit42, sizeof(code_exit42),
+	              ARGS(TO, "--cpus", "2", "--mem", "4M", "--no-seccomp"),
+	              (struct cvm_run_spec){.env = env}, &r);
+	if (rc)
+		return rc;
+	CHECK(r.status == 85, "--no-seccomp: status %d, want 85", r.status);
+	CHECK(r.errlen == 0, "--no-seccomp: stderr: %s", r.err);
+	struct json_object *on = h_get(r.stats, "vm.seccomp.enabled", json_type_boolean);
+	CHECK(on && !json_object_get_boolean(on), "--no-seccomp: stats say seccomp is on");
+	h_result_free(&r);
+	return 0;
+}
+
+/*
+ * Threads corevm confines without malloc in their filter (vCPUs, the APIC timer
+ * thread) must not allocate before it either: glibc releases a thread's malloc
+ * cache when the thread ends, and with threads sharing an arena (more threads
+ * than glibc's arena limit) that release may trim the heap with brk, which no
+ * such filter allows. One arena and no trim threshold make every run hit it.
+ */
+static int case_seccomp_thread_exit(void)
+{
+	static const char *const tunables[] = {
+	        "GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=0", NULL};
+	static const char *const thread_timer[] = {
+	        "GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=0",
+	        "COREVM_APIC_TIMER=thread", NULL};
+	static const struct {
+		const char *mode;
+		const char *const *env;
+	} runs[] = {{"user", tunables},
+	            {"user", thread_timer},
+	            {"split", tunables},
+	            {"kernel", tunables}};
+	struct cvm_result r;
+
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		int rc = run_code("exit42.elf", code_exit42, sizeof(code_exit42),
+		                  ARGS(TO, "--irqchip", runs[i].mode, "--cpus", "8", "--mem", "4M"),
+		                  (struct cvm_run_spec){.env = runs[i].env}, &r);
+		if (rc)
+			return rc;
+		CHECK(r.status == 85, "%s (%s): status %d, want 85", runs[i].mode,
+		      runs[i].env[1] ? "thread timer" : "vcpu timers", r.status);
+		CHECK(r.errlen == 0, "%s: stderr: %s", runs[i].mode, r.err);
+		h_result_free(&r);
+	}
+	return 0;
+}
+
+/* --stats names each installed filter with its size; placement adds its classes and rules. */
+static int case_seccomp_stats(void)
+{
+	struct cvm_result r;
+	int rc = run_code("exit42.elf", code_exit42, sizeof(code_exit42),
+	                  ARGS(TO, "--cpus", "2", "--mem", "4M"), (struct cvm_run_spec){0}, &r);
+
+	if (rc)
+		return rc;
+	CHECK(r.status == 85, "status %d", r.status);
+	struct json_object *on = h_get(r.stats, "vm.seccomp.enabled", json_type_boolean);
+	CHECK(on && json_object_get_boolean(on), "seccomp not enabled by default");
+	int64_t vcpu = h_int(r.stats, "vm.seccomp.filters.vcpu.syscalls");
+	int64_t main_calls = h_int(r.stats, "vm.seccomp.filters.main.syscalls");
+	/* Sanity bounds only: sanitizer builds add their runtime's calls (docs/seccomp.md). */
+	CHECK(vcpu > 5 && vcpu < main_calls, "vcpu filter: %lld system calls", (long long)vcpu);
+	CHECK(main_calls > 10 && main_calls < 64, "main filter: %lld system calls",
+	      (long long)main_calls);
+	CHECK(h_int(r.stats, "vm.seccomp.filters.vcpu.rules") >= vcpu, "vcpu rules");
+	CHECK(!json_object_object_get_ex(h_get(r.stats, "vm.seccomp.filters", json_type_object),
+	                                 "probe worker", NULL),
+	      "a probe worker filter without placement");
+	printf("filters: vcpu %lld system calls / %lld rules, main %lld / %lld\n", (long long)vcpu,
+	       (long long)h_int(r.stats, "vm.seccomp.filters.vcpu.rules"), (long long)main_calls,
+	       (long long)h_int(r.stats, "vm.seccomp.filters.main.rules"));
+	h_result_free(&r);
+	if (!cpus_0_and_1())
+		return 0;
+	rc = run_code(
+	        "exit42.elf", code_exit42, sizeof(code_exit42),
+	        ARGS(TO, "--cpus", "2", "--mem", "4M", "--placement", "pin", "--host-cpus", "0-1"),
+	        (struct cvm_run_spec){0}, &r);
+	if (rc)
+		return rc;
+	CHECK(r.status == 85, "placement: status %d", r.status);
+	CHECK(h_int(r.stats, "vm.seccomp.filters.vcpu.syscalls") > vcpu, "placement adds to vcpu");
+	CHECK(h_int(r.stats, "vm.seccomp.filters.uevent listener.syscalls") > 5, "uevent filter");
+	CHECK(h_int(r.stats, "vm.seccomp.filters.probe worker.syscalls") > 5, "probe filter");
 	h_result_free(&r);
 	return 0;
 }
@@ -1146,6 +1276,9 @@ static const struct h_case cases[] = {
         {"placement_pin_2", case_placement_pin_2},
         {"placement_smt_protect", case_placement_smt_protect},
         {"placement_hotplug", case_placement_hotplug},
+        {"seccomp_violation", case_seccomp_violation},
+        {"seccomp_stats", case_seccomp_stats},
+        {"seccomp_thread_exit", case_seccomp_thread_exit},
 };
 
 int main(int argc, char **argv)

@@ -261,7 +261,7 @@ static struct rig *rig_on(const char *fixture_name, unsigned int nr_cpus,
 	cfg.req.affinity_given = true;
 	cvm_bitmap_fill(cfg.req.affinity, nr_cpus);
 	assert_int_equal(cvm_place_ctl_create(&cfg, &g->ctl), 0);
-	struct cvm_place_ctl_vmm vmm = {vmm_reaffine, vmm_housekeeping, vmm_failed, &g->f};
+	struct cvm_place_ctl_vmm vmm = {vmm_reaffine, vmm_housekeeping, vmm_failed, &g->f, NULL};
 	assert_int_equal(cvm_place_ctl_start(g->ctl, &vmm), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, g->sv), 0);
 	struct cvm_uevent_source src;
@@ -587,7 +587,7 @@ static void test_ctl_listener(void **state)
 	cvm_bitmap_fill(cfg.req.affinity, 8);
 	struct cvm_place_ctl *ctl;
 	assert_int_equal(cvm_place_ctl_create(&cfg, &ctl), 0);
-	struct cvm_place_ctl_vmm vmm = {vmm_reaffine, vmm_housekeeping, vmm_failed, &f};
+	struct cvm_place_ctl_vmm vmm = {vmm_reaffine, vmm_housekeeping, vmm_failed, &f, NULL};
 	assert_int_equal(cvm_place_ctl_start(ctl, &vmm), 0);
 	uint64_t seq = cvm_place_ctl_seq(ctl);
 	char buf[256];

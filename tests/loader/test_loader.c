@@ -630,6 +630,23 @@ static void test_hostile_segments(void **state)
 	img = tb_build(&s, &len, NULL);
 	expect_fail(&v, img, len, NULL, -EINVAL, "wraps");
 	free(img);
+	/*
+	 * Found while fuzzing (fuzz_loader): an ELF64 segment ending exactly at 2^64
+	 * passed the wrap check, its end wrapped to 0 and the placement accepted it;
+	 * the loader then copied to a NULL host pointer. With the entry in another
+	 * segment, for PVH and for multiboot.
+	 */
+	s = pvh_elf64();
+	s.seg[1] = (struct tb_seg){.paddr = -(uint64_t)0x2000, .filesz = 0x10, .memsz = 0x2000};
+	s.nseg = 2;
+	img = tb_build(&s, &len, NULL);
+	expect_fail(&v, img, len, NULL, -EINVAL, "above 4 GiB");
+	free(img);
+	s.multiboot = true;
+	s.entry = 0x100040;
+	img = tb_build(&s, &len, NULL);
+	expect_fail(&v, img, len, NULL, -EINVAL, "above 4 GiB");
+	free(img);
 	/* more PT_LOAD segments than the loader takes */
 	s = mb_elf32();
 	s.nseg = 65;

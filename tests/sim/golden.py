@@ -16,6 +16,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import xcheck_counts  # noqa: E402
+
 # (scenario file, --until or None for the scenario's whole duration)
 RUNS = [
     ("snp-smt-protect.json", None),
@@ -23,6 +26,7 @@ RUNS = [
     ("smi-hotplug-race.json", None),
     ("mwait-policies.json", "2s"),
     ("large-host.json", "300ms"),
+    ("kvm-xcheck.json", None),
 ]
 
 failures = []
@@ -146,12 +150,25 @@ def claims_large(doc):
     check(x["partition"]["idle_required"] == 0, "large host: partition takes no IDLE_REQUIRED exits")
 
 
+def claims_xcheck(doc):
+    # the counts the construction gives, whatever the strategy (tests/sim/xcheck.py
+    # compares them with real KVM)
+    with open(os.path.join(sys.argv[2], "kvm-xcheck.json")) as f:
+        sc = {v["name"]: v for v in json.load(f)["vms"]}
+    for s, x in by_strategy(doc).items():
+        for v in x["vms"]:
+            want = xcheck_counts.per_vm(sc[v["name"]]["workload"], v["vcpus"])
+            check(v["lifecycle"] == want, "xcheck: %s, VM %s has the lifecycle counts of its "
+                  "construction" % (s, v["name"]))
+
+
 CLAIMS = {
     "snp-smt-protect.json": claims_snp,
     "hotplug-enable-fail.json": claims_hotplug,
     "smi-hotplug-race.json": claims_smi,
     "mwait-policies.json": claims_mwait,
     "large-host.json": claims_large,
+    "kvm-xcheck.json": claims_xcheck,
 }
 
 

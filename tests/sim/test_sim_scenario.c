@@ -191,13 +191,37 @@ static void test_other_problems(void **state)
 	        "host.hotplug.enable_fail[0].probability: must be <= 1, got 1.5");
 	expect_error(make("\"tick_hz\": 1000, \"tick_cost\": \"2ms\"", NULL, ""),
 	             "host.tick_cost: must be shorter than the tick period");
+	/* the bounded workloads of the KVM cross-check */
+	expect_error(
+	        make("",
+	             "{\"vcpus\": 2, \"workload\": {\"type\": \"timer\", \"tick_hz\": 0, "
+	             "\"oneshot\": true}}",
+	             ""),
+	        "vms[0].workload.oneshot: needs tick_hz > 0 (the one-shot delay is 1/tick_hz)");
+	expect_error(make("",
+	                  "{\"vcpus\": 2, \"workload\": {\"type\": \"ipi-pingpong\", \"rounds\": "
+	                  "-1}}",
+	                  ""),
+	             "vms[0].workload.rounds: must be >= 0, got -1");
+	expect_error(make("", "{\"vcpus\": 1, \"workload\": {\"type\": \"init-sipi\"}}", ""),
+	             "vms[0].workload: init-sipi needs a VM of at least 2 vCPUs");
+	expect_error(make("",
+	                  "{\"vcpus\": 3, \"workload\": {\"type\": \"init-sipi\", \"cycles\": "
+	                  "0}}",
+	                  ""),
+	             "vms[0].workload.cycles: must be >= 1, got 0");
+	expect_error(make("",
+	                  "{\"vcpus\": 3, \"workload\": {\"type\": \"cpu-bound\", \"cycles\": "
+	                  "2}}",
+	                  ""),
+	             "vms[0].workload.cycles: unknown key");
 }
 
 static void test_bundled_scenarios_load(void **state)
 {
 	static const char *const names[] = {
 	        "snp-smt-protect.json", "hotplug-enable-fail.json", "smi-hotplug-race.json",
-	        "large-host.json",      "mwait-policies.json",
+	        "large-host.json",      "mwait-policies.json",      "kvm-xcheck.json",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char path[1024];

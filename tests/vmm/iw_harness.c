@@ -71,21 +71,26 @@ static bool ready_cond(void *ctx)
 	       cvm_vm_vcpu_state(c->r->vm, 0) == CVM_VS_STOPPED;
 }
 
-bool iw_up(struct iw_vm *r, const char *elf, unsigned int ncpus, enum cvm_irqchip_mode mode,
-           const char *cmdline, unsigned int capacity, uint64_t ready_mask)
+bool iw_up(struct iw_vm *r, const char *elf, const struct iw_opts *o)
 {
-	struct cvm_boot_spec bs = {.cmdline = cmdline};
+	struct cvm_boot_spec bs = {.cmdline = o->cmdline};
 	struct cvm_boot_entry entry;
-	struct cvm_vm_config cfg = {
-	        .ncpus = ncpus, .irqchip = mode, .gmem = &r->gm, .work_capacity = capacity};
+	const char *nosc = getenv("IW_NO_SECCOMP");
+	struct cvm_vm_config cfg = {.ncpus = o->ncpus,
+	                            .irqchip = o->mode,
+	                            .gmem = &r->gm,
+	                            .work_capacity = o->capacity,
+	                            .seccomp = !(nosc && *nosc && strcmp(nosc, "0"))};
 	struct cvm_run_opts opts = {.timeout_ns = 600ull * 1000000000ull};
-	struct ready_ctx rc = {.r = r, .mask = ready_mask};
+	struct ready_ctx rc = {.r = r, .mask = o->ready_mask};
 	char err[256] = "";
 	size_t len = 0;
 	uint8_t *image = read_file(elf, &len);
 
 	memset(r, 0, sizeof(*r));
-	r->ncpus = ncpus;
+	r->ncpus = o->ncpus;
+	for (unsigned int i = 0; i < IDLEWORK_MAX_CPUS; i++)
+		r->efd[i] = -1;
 	if (!image) {
 		printf("FAIL: cannot read %s\n", elf);
 		return false;
@@ -101,17 +106,25 @@ bool iw_up(struct iw_vm *r, const char *elf, unsigned int ncpus, enum cvm_irqchi
 	free(image);
 	cfg.gmem = &r->gm;
 	if (cvm_vm_create(&cfg, &entry, &r->vm) < 0 ||
-	    cvm_board_create(r->vm, ncpus, IW_MEM, &r->board) < 0) {
-		printf("FAIL: creating the VM (%s irqchip)\n", cvm_irqchip_mode_name(mode));
+	    cvm_board_create(r->vm, o->ncpus, IW_MEM, &r->board) < 0) {
+		printf("FAIL: creating the VM (%s irqchip)\n", cvm_irqchip_mode_name(o->mode));
 		return false;
 	}
+	for (unsigned int i = 0; i < o->ncpus && i < IDLEWORK_MAX_CPUS; i++)
+		if ((o->efd_mask >> i) & 1) {
+			r->efd[i] = cvm_vm_vcpu_eventfd(r->vm, i);
+			if (r->efd[i] < 0)
+				return false;
+		}
 	r->sh = cvm_gmem_ptr(&r->gm, IDLEWORK_SHARED, sizeof(*r->sh));
 	if (cvm_vm_start(r->vm, &opts) < 0)
 		return false;
 	r->running = true;
-	if (!iw_wait(ready_cond, &rc, 120) || (iw_read(&r->sh->ready) & ready_mask) != ready_mask) {
+	if (!iw_wait(ready_cond, &rc, 120) ||
+	    (iw_read(&r->sh->ready) & o->ready_mask) != o->ready_mask) {
 		printf("FAIL: the guest's vCPUs did not come up (ready 0x%llx, want 0x%llx)\n",
-		       (unsigned long long)iw_read(&r->sh->ready), (unsigned long long)ready_mask);
+		       (unsigned long long)iw_read(&r->sh->ready),
+		       (unsigned long long)o->ready_mask);
 		return false;
 	}
 	return true;

@@ -23,6 +23,7 @@ struct iw_vm {
 	struct idlework_shared *sh; /* the guest's shared page */
 	unsigned int ncpus;
 	uint64_t seq[IDLEWORK_MAX_CPUS]; /* last command sequence number per vCPU */
+	int efd[IDLEWORK_MAX_CPUS];      /* the vCPUs' eventfds asked for in iw_opts.efd_mask, -1 */
 	bool running, ended;
 	int status; /* cvm_vm_join()'s, once ended */
 };
@@ -30,14 +31,24 @@ struct iw_vm {
 /* Whether /dev/kvm (or $COREVM_KVM_DEV) can be opened; if not, prints "SKIP: why". */
 bool iw_kvm_usable(void);
 
+/* What iw_up() builds. */
+struct iw_opts {
+	unsigned int ncpus;
+	enum cvm_irqchip_mode mode;
+	const char *cmdline;   /* the guest's (guest/idlework.c) */
+	unsigned int capacity; /* work-queue capacity per priority; 0: the default */
+	uint64_t ready_mask;   /* the vCPUs whose loop must run before iw_up() returns */
+	uint64_t efd_mask;     /* the vCPUs whose eventfd is made before the VM starts */
+};
+
 /*
- * Loads `elf` with `cmdline` into a fresh VM of `ncpus` vCPUs (irqchip `mode`,
- * work-queue capacity `capacity`, 0: default), installs the board, starts the VM
- * and waits (bounded) until every vCPU in `ready_mask` runs its loop. Returns
- * false after printing why.
+ * Loads `elf` into a fresh VM as `o` says, with corevm's seccomp filters on its
+ * threads (docs/seccomp.md; IW_NO_SECCOMP=1 in the environment turns them
+ * off), installs the board, makes the eventfds, starts the VM on its own
+ * thread and waits (bounded) until every vCPU in o->ready_mask runs its loop.
+ * The calling thread stays unconfined. Returns false after printing why.
  */
-bool iw_up(struct iw_vm *r, const char *elf, unsigned int ncpus, enum cvm_irqchip_mode mode,
-           const char *cmdline, unsigned int capacity, uint64_t ready_mask);
+bool iw_up(struct iw_vm *r, const char *elf, const struct iw_opts *o);
 
 /* Ends the VM (if the guest has not), joins it, frees everything; returns the VM's status. */
 int iw_down(struct iw_vm *r);

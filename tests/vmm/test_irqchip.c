@@ -3,8 +3,10 @@
  * struct kvm_run exits (xAPIC MMIO, x2APIC / APIC_BASE / TSC_DEADLINE MSR
  * exits, HLT, interrupt window, IOAPIC_EOI, I/O APIC MMIO) go through the real
  * exit handlers and pre-entry logic; the KVM ioctls they issue are answered
- * and recorded by a fake. Also the register conversion and the statistics of
- * each mode.
+ * and recorded by a fake, which also checks each against the seccomp filter a
+ * vCPU thread of that VM would have (docs/seccomp.md): an ioctl a hook makes
+ * that the mode's groups do not allow fails the test. Also the register
+ * conversion and the statistics of each mode.
  */
 #include <errno.h>
 #include <sched.h>
@@ -19,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "vmm/irqchip_user.h"
+#include "vmm/sandbox.h"
 #include "vmm/x86_regs.h"
 
 #define NCPUS    3
@@ -42,7 +45,14 @@ static struct {
 	uint64_t guest_tsc;  /* what KVM_GET_MSRS IA32_TSC answers */
 	uint64_t cr0;        /* what KVM_GET_SREGS answers */
 	uint8_t nmi_pending; /* what KVM_GET_VCPU_EVENTS answers */
+	bool no_sync_regs;   /* KVM_CAP_SYNC_REGS is not offered */
+	/* Once set (the VM is built): every ioctl is checked against the vCPU filter. */
+	const struct cvm_vm *filter_vm;
+	unsigned int refused;        /* ioctls that filter would have refused */
+	unsigned long first_refused; /* the first one's request */
 } fake;
+
+static bool filter_allows(const struct cvm_vm *vm, int fd, unsigned long req);
 
 static int fake_ioctl(int fd, unsigned long req, void *arg)
 {
@@ -50,9 +60,13 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 
 	fake.req[i] = req;
 	fake.fd[i] = fd;
+	if (fake.filter_vm && !filter_allows(fake.filter_vm, fd, req) && fake.refused++ == 0)
+		fake.first_refused = req;
 	switch (req) {
 	case KVM_CHECK_EXTENSION:
-		return (long)arg == KVM_CAP_SYNC_REGS ? 7 : 1;
+		if ((long)arg == KVM_CAP_SYNC_REGS)
+			return fake.no_sync_regs ? 0 : 7;
+		return 1;
 	case KVM_GET_TSC_KHZ:
 		return TSC_KHZ;
 	case KVM_GET_CPUID2:
@@ -108,6 +122,36 @@ static unsigned int calls(unsigned long req, unsigned int *last)
 	return k;
 }
 
+/*
+ * Whether the seccomp filter of a vCPU thread of `vm` allows ioctl `req` on
+ * `fd` (the fake's numbering: the VM is fd 100, vCPU i is 1000 + i): the base
+ * group and the irqchip's groups this VM wants, as vmm/sandbox.c picks them.
+ * Split-mode lines moved by the main thread need a subset of the vCPU's.
+ */
+static bool filter_allows(const struct cvm_vm *vm, int fd, unsigned long req)
+{
+	const struct cvm_seccomp_list *l[1 + CVM_IRQCHIP_SC_GROUPS];
+	unsigned int n = 0;
+
+	l[n++] = cvm_sandbox_list(CVM_THREAD_VCPU, CVM_SANDBOX_BASE);
+	for (unsigned int g = 0; g < CVM_IRQCHIP_SC_GROUPS; g++) {
+		const struct cvm_irqchip_sc_group *ig = &vm->irqchip->seccomp[g];
+		if (ig->list && ig->cls == CVM_THREAD_VCPU && (!ig->wanted || ig->wanted(vm)))
+			l[n++] = ig->list;
+	}
+	for (unsigned int k = 0; k < n; k++)
+		for (size_t i = 0; i < l[k]->n; i++) {
+			const struct cvm_sc_rule *r = &l[k]->rules[i];
+			bool on_fd = r->args[0].val == CVM_SC_FD_VM
+			                     ? fd == 100
+			                     : fd >= 1000 && fd < 1000 + (int)vm->ncpus;
+			if (!strcmp(r->name, "ioctl") && r->args[0].cmp == CVM_SC_FD &&
+			    r->args[1].val == (uint32_t)req && on_fd)
+				return true;
+		}
+	return false;
+}
+
 /* ---- fixture: a VM of NCPUS vCPUs in one irqchip mode ---- */
 
 struct fixture {
@@ -116,11 +160,12 @@ struct fixture {
 	struct kvm_run *run[NCPUS];
 };
 
-static struct fixture *make_vm(const struct cvm_irqchip_ops *ops)
+static struct fixture *make_vm(const struct cvm_irqchip_ops *ops, bool no_sync_regs)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	memset(&fake, 0, sizeof(fake));
+	fake.no_sync_regs = no_sync_regs;
 	fake.cr0 = 0x60000010; /* KVM's CR0 after RESET (CD, NW, ET) */
 	f->vm.ncpus = NCPUS;
 	f->vm.vcpu = f->vcpu;
@@ -148,24 +193,37 @@ static struct fixture *make_vm(const struct cvm_irqchip_ops *ops)
 		assert_int_equal(ops->vcpu_init(v, i == 0), 0);
 	}
 	fake.n = 0;
+	fake.filter_vm = &f->vm; /* from here on the hooks run as on a confined vCPU thread */
 	return f;
 }
 
 static int setup_user(void **state)
 {
-	*state = make_vm(&cvm_irqchip_user_ops);
+	*state = make_vm(&cvm_irqchip_user_ops, false);
+	return 0;
+}
+
+static int setup_user_no_sync_regs(void **state)
+{
+	*state = make_vm(&cvm_irqchip_user_ops, true);
 	return 0;
 }
 
 static int setup_split(void **state)
 {
-	*state = make_vm(&cvm_irqchip_split_ops);
+	*state = make_vm(&cvm_irqchip_split_ops, false);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
+
+	fake.filter_vm = NULL;
+	if (fake.refused)
+		fail_msg("%u ioctls a vCPU thread's seccomp filter refuses, the first 0x%lx "
+		         "(docs/seccomp.md)",
+		         fake.refused, fake.first_refused);
 
 	f->vm.irqchip->destroy(&f->vm);
 	for (unsigned int i = 0; i < NCPUS; i++) {
@@ -505,6 +563,55 @@ static void test_init_sipi_load_registers(void **state)
 	assert_int_equal(calls(KVM_SET_DEBUGREGS, &last), 1);
 	assert_int_equal(fake.fd[last], 1001);
 	assert_int_equal(calls(KVM_SET_REGS, NULL) + calls(KVM_SET_SREGS, NULL), 0);
+}
+
+/*
+ * Without KVM_CAP_SYNC_REGS every part of INIT/SIPI, the NMI check at HLT and
+ * each injection takes an ioctl on the vCPU's own fd; the filter of such a VM
+ * allows them (checked by the fake), and the filter of a VM with sync regs
+ * does not.
+ */
+static void test_without_sync_regs(void **state)
+{
+	struct fixture *f = *state;
+	struct kvm_run *r1 = f->run[1];
+	unsigned int last = 0;
+
+	assert_false(cvm_uchip(&f->vm)->sync_regs);
+	assert_int_equal(r1->kvm_valid_regs, 0);
+	apic_write(f, 0, CVM_APIC_SVR, 0x1ff);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK); /* UNINITIALIZED: parks */
+	send_ipi(f, 0, 1, 0x4500);                         /* INIT */
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK);
+	assert_int_equal(calls(KVM_GET_SREGS, &last), 1); /* CR0 for the INIT state */
+	assert_int_equal(fake.fd[last], 1001);
+	send_ipi(f, 0, 1, 0x4608); /* SIPI */
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	assert_int_equal(calls(KVM_SET_SREGS, NULL), 1);
+	assert_int_equal(calls(KVM_SET_REGS, NULL), 1);
+	assert_int_equal(calls(KVM_SET_VCPU_EVENTS, NULL), 1);
+	assert_int_equal(r1->kvm_dirty_regs, 0);
+	/* A fixed interrupt and an NMI go in by ioctl; HLT asks KVM for its NMI state. */
+	apic_write(f, 1, CVM_APIC_SVR, 0x1ff); /* INIT disabled its APIC again */
+	send_ipi(f, 0, 1, 0x4070);
+	window_open(f, 1);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	assert_int_equal(calls(KVM_INTERRUPT, &last), 1);
+	assert_int_equal(fake.irq[last], 0x70);
+	send_ipi(f, 0, 1, 0x4400);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	assert_int_equal(calls(KVM_NMI, NULL), 1);
+	fake.nmi_pending = 1;
+	assert_int_equal(simple_exit(f, 1, KVM_EXIT_HLT), CVM_VACT_CONTINUE);
+	assert_int_equal(calls(KVM_GET_VCPU_EVENTS, NULL), 1);
+	assert_int_equal(f->vcpu[1].stats.hlt_nmi_in_kvm, 1);
+	/* A VM with sync regs gets none of the register-load ioctls. */
+	cvm_uchip(&f->vm)->sync_regs = true;
+	assert_false(filter_allows(&f->vm, 1001, KVM_SET_SREGS));
+	assert_false(filter_allows(&f->vm, 1001, KVM_GET_VCPU_EVENTS));
+	assert_true(filter_allows(&f->vm, 1001, KVM_INTERRUPT));
+	assert_false(filter_allows(&f->vm, 100, KVM_INTERRUPT)); /* only on a vCPU's fd */
+	cvm_uchip(&f->vm)->sync_regs = false;
 }
 
 static void test_init_overwrites_pending_sipi(void **state)
@@ -996,8 +1103,9 @@ static void test_kernel_stats_nulls(void **state)
 	json_object_put(root);
 }
 
-#define USER(t)  cmocka_unit_test_setup_teardown(t, setup_user, teardown)
-#define SPLIT(t) cmocka_unit_test_setup_teardown(t, setup_split, teardown)
+#define USER(t)   cmocka_unit_test_setup_teardown(t, setup_user, teardown)
+#define SPLIT(t)  cmocka_unit_test_setup_teardown(t, setup_split, teardown)
+#define NOSYNC(t) cmocka_unit_test_setup_teardown(t, setup_user_no_sync_regs, teardown)
 
 int main(void)
 {
@@ -1010,6 +1118,7 @@ int main(void)
 	        USER(test_hlt_with_interrupts_off_is_a_deadlock),
 	        USER(test_hlt_with_nmi_pin_is_not_a_deadlock),
 	        USER(test_init_sipi_load_registers),
+	        NOSYNC(test_without_sync_regs),
 	        USER(test_init_overwrites_pending_sipi),
 	        USER(test_nmi_ipi),
 	        USER(test_hlt_while_kvm_holds_nmi),
