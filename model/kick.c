@@ -378,36 +378,32 @@ static const char *const vpc_names[V_NPC] = {
         [V_WAKE] = "vcpu: leaves the sleep, state = running",
 };
 
-static const char *const kpc_names[2][K_NPC] = {
-        {[K_FIRST] = "submitter: queues the urgent item",
-         [K_SECOND] = "submitter: reads the state word",
-         [K_READ] = "submitter: reads the state word",
-         [K_ACT] = "submitter: chooses",
-         [K_KICK_IE] = "submitter: immediate_exit = 1",
-         [K_KICK_SIG] = "submitter: kick signal",
-         [K_WAKE_BUMP] = "submitter: futex word++",
-         [K_WAKE] = "submitter: FUTEX_WAKE"},
-        {[K_FIRST] = "irq: pending",
-         [K_SECOND] = "irq: events = 1 (exchange)",
-         [K_READ] = "irq: reads the state word",
-         [K_ACT] = "irq: chooses",
-         [K_KICK_IE] = "irq: immediate_exit = 1",
-         [K_KICK_SIG] = "irq: kick signal",
-         [K_WAKE_BUMP] = "irq: futex word++",
-         [K_WAKE] = "irq: FUTEX_WAKE"},
+/* The waker steps; "submitter" or "irq" goes in front. */
+static const char *const kpc_names[K_NPC] = {
+        [K_READ] = "reads the state word",  [K_ACT] = "chooses",
+        [K_KICK_IE] = "immediate_exit = 1", [K_KICK_SIG] = "kick signal",
+        [K_WAKE_BUMP] = "futex word++",     [K_WAKE] = "FUTEX_WAKE",
 };
 
 static void show_label(void *ctx, mc_label l, char *buf, size_t len)
 {
 	unsigned int actor = l >> 8, pc = l & 0xff;
-	const char *name = "?";
+	const char *name = NULL;
 
 	(void)ctx;
 	if (actor == ACT_VCPU && pc < V_NPC)
 		name = vpc_names[pc];
-	else if (actor != ACT_VCPU && actor <= ACT_EVENT && pc < K_NPC)
-		name = kpc_names[actor - 1][pc];
-	snprintf(buf, len, "%s", name ? name : "?");
+	else if (actor == ACT_SUBMIT && pc <= K_SECOND)
+		name = pc == K_FIRST ? "queues the urgent item" : "reads the state word";
+	else if (actor == ACT_EVENT && pc <= K_SECOND)
+		name = pc == K_FIRST ? "makes the interrupt pending" : "events = 1 (exchange)";
+	else if (actor <= ACT_EVENT && pc < K_NPC)
+		name = kpc_names[pc];
+	snprintf(buf, len, "%s%s",
+	         actor == ACT_SUBMIT  ? "submitter: "
+	         : actor == ACT_EVENT ? "irq: "
+	                              : "",
+	         name ? name : "?");
 }
 
 static void show_state(void *ctx, const void *state, char *buf, size_t len)
