@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -260,11 +261,13 @@ static void case_urgent_spin(void)
 
 /* ---- kicks at random moments against vCPUs cycling between guest, HLT and corevm ---- */
 
+#define STRESS_KICKS_DEFAULT 1000000ull
+
 struct stress_ctx {
 	struct iw_vm *r;
 	unsigned int cpu;
-	uint64_t kicks, rounds;
-	uint64_t seed;
+	atomic_bool *stop;
+	uint64_t rounds, seed;
 	int fails;
 	atomic_uint ran;
 	uint64_t seen[CVM_VS_STOPPED + 1]; /* the vCPU's state when each item was submitted */
@@ -291,11 +294,13 @@ static enum cvm_work_ret stress_fn(void *arg, const struct cvm_work_ctx *ctx)
 }
 
 /*
- * One driver per vCPU: moves its vCPU at random between spinning in the guest
- * (interrupts off: it never leaves by itself), an exit to corevm and a HLT that
- * only an interrupt ends, and in between submits an urgent item for that vCPU
- * at a random moment and waits for it. The vCPU is never moved while an item
- * waits, so an item whose kick is lost never runs: the bounded wait fails.
+ * One driver per vCPU, until told to stop: moves its vCPU at random between
+ * spinning in the guest (interrupts off: it never leaves by itself), an exit
+ * to corevm and a HLT that only an interrupt ends, and in between submits an
+ * urgent item for that vCPU at a random moment and waits for it. A lost
+ * wake-up shows twice: the item waits for more than one guest entry, or
+ * (the vCPU spinning or halted for good) it never runs and the bounded wait
+ * fails.
  */
 static void *stress_driver(void *arg)
 {
@@ -303,7 +308,7 @@ static void *stress_driver(void *arg)
 	struct cvm_work w;
 
 	prctl(PR_SET_TIMERSLACK, 1UL);
-	for (uint64_t k = 0; k < s->kicks && !s->fails; k++) {
+	while (!atomic_load(s->stop) && !s->fails) {
 		uint64_t x = xorshift(&s->seed);
 		struct timespec delay = {0, 0};
 		switch (x % 6) {
@@ -332,10 +337,11 @@ static void *stress_driver(void *arg)
 		cvm_work_init(&w, CVM_WORK_URGENT, stress_fn, s);
 		w.vcpu = (int)s->cpu;
 		if (cvm_work_submit(s->r->vm, &w) != 0 ||
-		    cvm_work_wait(&w, (uint64_t)(TIMEOUT * 1e9)) != 0) {
-			printf("FAIL: vcpu %u: kick %llu of %llu not answered (state %s): lost "
-			       "wake-up\n",
-			       s->cpu, (unsigned long long)k, (unsigned long long)s->kicks,
+		    cvm_work_wait(&w, (uint64_t)(TIMEOUT * 1e9)) != 0 || w.entries > 1) {
+			printf("FAIL: vcpu %u: round %llu: item status %d after %u guest entries "
+			       "(state %s): lost wake-up\n",
+			       s->cpu, (unsigned long long)s->rounds, cvm_work_status(&w),
+			       w.entries,
 			       cvm_vcpu_pub_state_name(cvm_vm_vcpu_state(s->r->vm, s->cpu)));
 			s->fails++;
 			break;
@@ -345,38 +351,99 @@ static void *stress_driver(void *arg)
 	return NULL;
 }
 
+struct storm_ctx {
+	struct iw_vm *r;
+	uint64_t target, kicks0, seed, sent;
+	atomic_bool *stop;
+};
+
+static uint64_t kicks_sent(struct iw_vm *r)
+{
+	uint64_t k = 0;
+
+	for (unsigned int i = 0; i < r->ncpus; i++)
+		k += atomic_load(&r->vm->vcpu[i].kicks);
+	return k;
+}
+
+/*
+ * Bare kicks (immediate_exit and the signal, cvm_vcpu_kick()) at random
+ * moments, 0 to 16 us apart, at whichever vCPU is in the guest or in corevm,
+ * until `target` kicks in all (the drivers' and the storm's) were sent. Not at
+ * a sleeping thread: its signals would only pile up in the queue.
+ */
+static void *kick_storm(void *arg)
+{
+	struct storm_ctx *c = arg;
+
+	while (kicks_sent(c->r) - c->kicks0 < c->target) {
+		uint64_t x = xorshift(&c->seed), until = iw_now_ns() + (x >> 16) % 16000;
+		unsigned int i = (unsigned int)(x % c->r->ncpus);
+		enum cvm_vcpu_pub_state st = cvm_vm_vcpu_state(c->r->vm, i);
+		while (iw_now_ns() < until)
+			;
+		if (st == CVM_VS_IN_GUEST || st == CVM_VS_IN_VMM) {
+			cvm_vcpu_kick(&c->r->vm->vcpu[i]);
+			c->sent++;
+		} else {
+			sched_yield();
+		}
+	}
+	atomic_store(c->stop, true);
+	return NULL;
+}
+
 static void case_kick_stress(void)
 {
 	struct iw_vm r;
 	struct stress_ctx s[2];
-	pthread_t t[2];
+	struct storm_ctx storm;
+	atomic_bool stop = false;
+	pthread_t t[2], ts;
 	const char *env = getenv("IDLEWORK_STRESS_KICKS");
-	uint64_t kicks = env ? strtoull(env, NULL, 0) : 10000, t0;
+	uint64_t target = env ? strtoull(env, NULL, 0) : STRESS_KICKS_DEFAULT, t0, kicks;
 	unsigned int n = 2;
 
 	if (!up(&r, n, "mode=cmd", 0, 1))
 		return;
 	CHECK(iw_cmd(&r, 0, IW_START_ALL, 0, true), "APs did not start");
 	t0 = iw_now_ns();
+	memset(&storm, 0, sizeof(storm));
+	storm.r = &r;
+	storm.target = target;
+	storm.kicks0 = kicks_sent(&r);
+	storm.seed = 0x2545f4914f6cdd1dull ^ t0;
+	storm.stop = &stop;
 	for (unsigned int i = 0; i < n; i++) {
 		memset(&s[i], 0, sizeof(s[i]));
 		s[i].r = &r;
 		s[i].cpu = i;
-		s[i].kicks = kicks / n;
-		s[i].seed = 0x9e3779b97f4a7c15ull * (i + 1) ^ iw_now_ns();
+		s[i].stop = &stop;
+		s[i].seed = 0x9e3779b97f4a7c15ull * (i + 1) ^ t0;
 		pthread_create(&t[i], NULL, stress_driver, &s[i]);
 	}
+	pthread_create(&ts, NULL, kick_storm, &storm);
 	for (unsigned int i = 0; i < n; i++) {
 		pthread_join(t[i], NULL);
-		CHECK(!s[i].fails && s[i].rounds == kicks / n,
-		      "vcpu %u: %llu of %llu rounds, %d failures", i,
-		      (unsigned long long)s[i].rounds, (unsigned long long)(kicks / n), s[i].fails);
+		if (s[i].fails)
+			atomic_store(&stop, true); /* the storm's target may not be reached now */
+	}
+	if (atomic_load(&stop))
+		storm.target = 0;
+	pthread_join(ts, NULL);
+	kicks = kicks_sent(&r) - storm.kicks0;
+	for (unsigned int i = 0; i < n; i++) {
+		CHECK(!s[i].fails && s[i].rounds > 0, "vcpu %u: %llu rounds, %d failures", i,
+		      (unsigned long long)s[i].rounds, s[i].fails);
 		CHECK(atomic_load(&s[i].ran) == s[i].rounds,
 		      "vcpu %u: %u items ran for %llu rounds", i, atomic_load(&s[i].ran),
 		      (unsigned long long)s[i].rounds);
 	}
-	printf("kick stress: %llu urgent items in %.1f s\n", (unsigned long long)kicks,
-	       (double)(iw_now_ns() - t0) / 1e9);
+	CHECK(kicks >= target, "only %llu of %llu kicks sent", (unsigned long long)kicks,
+	      (unsigned long long)target);
+	printf("kick stress: %llu kicks (%llu bare, the rest for %llu urgent items) in %.1f s\n",
+	       (unsigned long long)kicks, (unsigned long long)storm.sent,
+	       (unsigned long long)(s[0].rounds + s[1].rounds), (double)(iw_now_ns() - t0) / 1e9);
 	for (unsigned int i = 0; i < n; i++) {
 		struct cvm_vcpu *v = &r.vm->vcpu[i];
 		printf("  vcpu %u: %llu kicks, %llu wake-ups from sleep, %llu KVM_RUN EINTR, %llu "
