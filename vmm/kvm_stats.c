@@ -18,6 +18,7 @@ const char *const cvm_kvm_stat_names[CVM_KVM_NSTATS] = {
         [CVM_KVM_STAT_MMIO_EXITS] = "mmio_exits",
         [CVM_KVM_STAT_SIGNAL_EXITS] = "signal_exits",
         [CVM_KVM_STAT_INSN_EMULATION] = "insn_emulation",
+        [CVM_KVM_STAT_HALT_WAIT_NS] = "halt_wait_ns",
 };
 
 /* The header and descriptors of a statistics fd (bounded); NULL when absurd or unreadable. */

@@ -18,6 +18,7 @@ enum cvm_kvm_stat {
 	CVM_KVM_STAT_MMIO_EXITS,
 	CVM_KVM_STAT_SIGNAL_EXITS,
 	CVM_KVM_STAT_INSN_EMULATION,
+	CVM_KVM_STAT_HALT_WAIT_NS, /* time halted inside KVM (kernel, split: docs/idle-work.md) */
 	CVM_KVM_NSTATS,
 };
 

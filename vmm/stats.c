@@ -242,6 +242,12 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 	               (vm->t_end.tv_nsec - vm->t_start.tv_nsec);
 	int status = atomic_load(&vm->end_status);
 
+	/* Read here, by the main thread after join: a vCPU thread must not allocate. */
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct cvm_vcpu *v = &vm->vcpu[i];
+		if (v->fd >= 0 && !v->stats.kvm_found)
+			v->stats.kvm_found = cvm_kvm_vcpu_stats(v->fd, v->stats.kvm);
+	}
 	json_object_object_add(root, "schema", json_object_new_string("corevm-stats/1"));
 	add_u64(o, "cpus", vm->ncpus);
 	add_u64(o, "mem_bytes", vm->gmem.ram_size);
@@ -275,13 +281,8 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 	json_object_object_add(o, "mwait", mw);
 	cvm_workq_stats(vm, o);
 	json_object_object_add(root, "vm", o);
-	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		struct cvm_vcpu *v = &vm->vcpu[i];
-		/* Read here, by the main thread after join: a vCPU thread must not allocate. */
-		if (v->fd >= 0 && !v->stats.kvm_found)
-			v->stats.kvm_found = cvm_kvm_vcpu_stats(v->fd, v->stats.kvm);
-		json_object_array_add(vcpus, vcpu_json(vm, v));
-	}
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		json_object_array_add(vcpus, vcpu_json(vm, &vm->vcpu[i]));
 	json_object_object_add(root, "vcpus", vcpus);
 	if (vm->placement)
 		json_object_object_add(root, "placement", cvm_place_ctl_stats(vm->placement));

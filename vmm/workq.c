@@ -1001,6 +1001,21 @@ void cvm_workq_stats(struct cvm_vm *vm, struct json_object *vm_obj)
 	}
 	json_object_object_add(o, "urgent_kick_to_run_ns", lat);
 	add_u64(o, "vcpu_asleep_ns", asleep);
+	if (q->sample_halts) { /* KVM's own halts: its halt_wait_ns, where it counts it */
+		uint64_t in_kvm = 0;
+		bool found = true;
+		for (unsigned int i = 0; i < vm->ncpus; i++) {
+			const struct cvm_vcpu_stats *s = &vm->vcpu[i].stats;
+			found = found && (s->kvm_found & (1u << CVM_KVM_STAT_HALT_WAIT_NS));
+			in_kvm += s->kvm[CVM_KVM_STAT_HALT_WAIT_NS];
+		}
+		if (found)
+			add_u64(o, "vcpu_halted_in_kvm_ns", in_kvm);
+		else
+			json_object_object_add(o, "vcpu_halted_in_kvm_ns", NULL);
+	} else {
+		add_u64(o, "vcpu_halted_in_kvm_ns", 0); /* user: KVM never halts a vCPU */
+	}
 	add_u64(o, "vcpu_idle_work_ns", idle_ns);
 	add_u64(o, "vcpu_urgent_work_ns", urgent_ns);
 	add_u64(o, "background_chunks", atomic_load(&q->bg_chunks));

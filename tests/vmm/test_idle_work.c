@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "tests/vmm/iw_harness.h"
 #include "vmm/irqchip_user.h"
 #include "vmm/vm_internal.h"
@@ -93,6 +95,34 @@ static bool asleep(enum cvm_vcpu_pub_state s)
 	       s == CVM_VS_PAUSED;
 }
 
+/* Ends the VM (the guest has not) and returns its --stats JSON (docs/stats.md); caller frees. */
+static struct json_object *end_and_stats(struct iw_vm *r)
+{
+	cvm_vm_request_end(r->vm, CVM_EXIT_OK, "test done");
+	r->status = cvm_vm_join(r->vm);
+	r->running = false;
+	r->ended = true;
+	return cvm_vm_stats_json(r->vm);
+}
+
+/* The number at dotted `path` ("vm.work.idle_items_run", "vcpus.0.work"); -1: absent or null. */
+static int64_t stat_at(struct json_object *root, const char *path)
+{
+	char key[64];
+	struct json_object *o = root;
+
+	while (o && *path) {
+		size_t n = strcspn(path, ".");
+		snprintf(key, sizeof(key), "%.*s", (int)n, path);
+		if (json_object_is_type(o, json_type_array))
+			o = json_object_array_get_idx(o, strtoul(key, NULL, 10));
+		else if (!json_object_object_get_ex(o, key, &o))
+			return -1;
+		path += n + (path[n] == '.');
+	}
+	return o ? json_object_get_int64(o) : -1;
+}
+
 /* ---- 10,000 idle items on a guest that alternates compute and HLT ---- */
 
 #define IDLE_ITEMS 10000
@@ -147,6 +177,7 @@ static void case_idle_10k(void)
 	struct idle_ctx c = {0};
 	struct idle_item *items = calloc(IDLE_ITEMS, sizeof(*items));
 	uint64_t cycles0, want_chunks = 0;
+	struct json_object *st;
 
 	if (!up(&r, 1, "mode=cycle work=200 sleep=1000000", 16384, 1)) {
 		free(items);
@@ -184,6 +215,24 @@ static void case_idle_10k(void)
 			break;
 	}
 	CHECK(iw_read(&r.sh->cycles[0]) > cycles0, "the guest made no HLT cycle meanwhile");
+	st = end_and_stats(&r);
+	CHECK(stat_at(st, "vm.work.idle.submitted") == IDLE_ITEMS &&
+	              stat_at(st, "vm.work.idle.completed") == IDLE_ITEMS &&
+	              stat_at(st, "vm.work.idle_items_run") == IDLE_ITEMS &&
+	              stat_at(st, "vm.work.idle_chunks") == (int64_t)want_chunks &&
+	              stat_at(st, "vcpus.0.work.idle_items") == IDLE_ITEMS,
+	      "--stats: idle %lld submitted, %lld completed, %lld run, %lld chunks",
+	      (long long)stat_at(st, "vm.work.idle.submitted"),
+	      (long long)stat_at(st, "vm.work.idle.completed"),
+	      (long long)stat_at(st, "vm.work.idle_items_run"),
+	      (long long)stat_at(st, "vm.work.idle_chunks"));
+	CHECK(stat_at(st, "vm.work.vcpu_idle_work_ns") > 0 &&
+	              stat_at(st, "vm.work.vcpu_asleep_ns") >=
+	                      stat_at(st, "vm.work.vcpu_idle_work_ns"),
+	      "--stats: %lld ns asleep, %lld ns of idle work",
+	      (long long)stat_at(st, "vm.work.vcpu_asleep_ns"),
+	      (long long)stat_at(st, "vm.work.vcpu_idle_work_ns"));
+	json_object_put(st);
 	CHECK(iw_down(&r) == CVM_EXIT_OK, "VM status %d", r.status);
 	free(items);
 }
@@ -214,6 +263,7 @@ static void case_urgent_spin(void)
 {
 	struct iw_vm r;
 	struct cvm_work w, batch[URGENT_BATCH];
+	struct json_object *st;
 	uint64_t progress;
 
 	if (!up(&r, 2, "mode=spin", 0, 3))
@@ -256,6 +306,28 @@ static void case_urgent_spin(void)
 	      atomic_load(&uc.bad_state));
 	progress = iw_read(&r.sh->progress[0]);
 	CHECK(progress > 0, "the guest did not spin");
+	st = end_and_stats(&r);
+	CHECK(stat_at(st, "vm.work.urgent.completed") == URGENT_ONE_BY_ONE + URGENT_BATCH &&
+	              stat_at(st, "vm.work.urgent_items_run") == URGENT_ONE_BY_ONE + URGENT_BATCH &&
+	              stat_at(st, "vm.work.urgent_kick_to_run_ns.samples") ==
+	                      URGENT_ONE_BY_ONE + URGENT_BATCH,
+	      "--stats: urgent %lld completed, %lld run, %lld latency samples",
+	      (long long)stat_at(st, "vm.work.urgent.completed"),
+	      (long long)stat_at(st, "vm.work.urgent_items_run"),
+	      (long long)stat_at(st, "vm.work.urgent_kick_to_run_ns.samples"));
+	/* The named items each needed a kick (above); the others may have found a vCPU in corevm. */
+	CHECK(stat_at(st, "vm.work.urgent_kicks") >= URGENT_ONE_BY_ONE / 2, "--stats: %lld kicks",
+	      (long long)stat_at(st, "vm.work.urgent_kicks"));
+	CHECK(stat_at(st, "vm.work.urgent_kick_to_run_ns.p50") > 0 &&
+	              stat_at(st, "vm.work.urgent_kick_to_run_ns.p50") <=
+	                      stat_at(st, "vm.work.urgent_kick_to_run_ns.p99") &&
+	              stat_at(st, "vm.work.urgent_kick_to_run_ns.p99") <=
+	                      stat_at(st, "vm.work.urgent_kick_to_run_ns.max"),
+	      "--stats: kick-to-run p50 %lld p99 %lld max %lld",
+	      (long long)stat_at(st, "vm.work.urgent_kick_to_run_ns.p50"),
+	      (long long)stat_at(st, "vm.work.urgent_kick_to_run_ns.p99"),
+	      (long long)stat_at(st, "vm.work.urgent_kick_to_run_ns.max"));
+	json_object_put(st);
 	CHECK(iw_down(&r) == CVM_EXIT_OK, "VM status %d", r.status);
 }
 
