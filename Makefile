@@ -15,7 +15,7 @@ COREVM    = $(BUILD)/tools/corevm
 SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all deps build san demo check test test-san format format-check coverage fuzz fuzz-build \
-	fuzz-short fuzz-seeds bench bench-boot bench-core bench-host bench-sim bench-lifecycle clean
+	fuzz-short fuzz-seeds bench bench-boot bench-core bench-host bench-sim bench-lifecycle bench-idle clean
 
 all: build
 
@@ -84,7 +84,7 @@ fuzz-short: fuzz-build
 fuzz-seeds: fuzz-build
 	$(FUZZ)/fuzz/fuzz_gen_seeds fuzz/corpus
 
-bench: bench-boot bench-core bench-host bench-sim bench-lifecycle
+bench: bench-boot bench-core bench-host bench-sim bench-lifecycle bench-idle
 
 # The demo guest under corevm and QEMU microvm: medians and ratios (installs QEMU if missing).
 bench-boot: build
@@ -103,6 +103,10 @@ bench-lifecycle: build
 	bench/lifecycle/run.sh
 
 # The simulator's event rate and the 512-vCPU host's wall time (not part of check).
+# The work queue: kick-to-run latency vs a bare kick, idle-work throughput, guest progress cost.
+bench-idle: build
+	$(BUILD)/bench/idle/bench_idle $(BUILD)/guest $(ROUNDS)
+
 bench-sim: build
 	$(BUILD)/bench/sim/bench_sim scenarios
 
