@@ -46,7 +46,7 @@ struct cvm_irqchip_sc_group {
  *   create (VM fd exists, no vCPU yet) -> vcpu_init (each vCPU fd, main thread,
  *   after KVM_SET_CPUID2) -> on each vCPU thread: thread_init once, then
  *   pre_entry before every KVM_RUN, handle_exit on every exit before the
- *   generic dispatch, block in the BLOCKED state, thread_exit once in EXITING
+ *   generic dispatch, block in the asleep states, thread_exit once in EXITING
  *   -> after every thread is joined: stats (main thread) -> destroy.
  * set_irq may be called from any thread at any time between create and
  * destroy (devices, with the device lock held).

@@ -83,7 +83,7 @@ const char *cvm_vcpu_state_name(enum cvm_vcpu_state s);
  */
 struct cvm_mailbox {
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* waiters: requesters for answers, the vCPU in BLOCKED */
+	pthread_cond_t cond; /* waiters: requesters for answers, the vCPU in PAUSED */
 	atomic_uint pending;
 	uint64_t posted;   /* tickets handed out (under lock) */
 	uint64_t answered; /* highest ticket answered (under lock) */
@@ -136,7 +136,7 @@ struct cvm_vcpu_stats {
 	/* Irqchips that own the lifecycle (owns_lifecycle), copied at thread exit. */
 	struct cvm_counters lc;  /* the pure core's per-vCPU counters */
 	uint64_t ipis_received;  /* IPI messages that reached this vCPU (any outcome) */
-	uint64_t sleeps;         /* times the thread slept in the BLOCKED state */
+	uint64_t sleeps;         /* times the thread slept in an asleep state (irqchip block) */
 	uint64_t apic_mmio;      /* xAPIC page accesses handled */
 	uint64_t apic_msr;       /* x2APIC, APIC_BASE and TSC_DEADLINE MSR accesses handled */
 	uint64_t msr_gp;         /* MSR accesses answered with #GP */
