@@ -17,21 +17,46 @@ int cvm_log_verbose(void)
 	return verbose;
 }
 
-static void emit(const char *level, const char *subsys, const char *fmt, va_list ap)
+/*
+ * Copies `in` to `out` (of `cap` bytes, cap >= 5) with control characters as
+ * visible escapes (\n, \t, \r, \xNN): a message quoting guest or file data
+ * (a JSON key with newlines in it, say) still takes exactly one line. Returns
+ * the length written; what does not fit is cut.
+ */
+static size_t escape(char *out, size_t cap, const char *in)
 {
-	char line[1024];
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *in && n + 4 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (c >= 0x20 && c != 0x7f) {
+			out[n++] = (char)c;
+			continue;
+		}
+		out[n++] = '\\';
+		if (c == '\n' || c == '\t' || c == '\r') {
+			out[n++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+		} else {
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	return n;
+}
+
+__attribute__((format(printf, 3, 0))) static void emit(const char *level, const char *subsys,
+                                                       const char *fmt, va_list ap)
+{
+	char msg[1024], line[1024];
 	int n = snprintf(line, sizeof(line), "corevm: %s%s%s", level, subsys ? subsys : "",
 	                 subsys ? ": " : "");
-	if (n < 0)
+	if (n < 0 || (size_t)n >= sizeof(line) - 8 || vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		return;
-	if ((size_t)n < sizeof(line))
-		n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line) - 1)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	ssize_t unused = write(STDERR_FILENO, line, (size_t)n);
+	size_t len = (size_t)n + escape(line + n, sizeof(line) - 1 - (size_t)n, msg);
+	line[len++] = '\n';
+	ssize_t unused = write(STDERR_FILENO, line, len);
 	(void)unused;
 }
 
