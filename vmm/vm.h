@@ -213,12 +213,16 @@ bool cvm_vm_vcpu_guest_idle(const struct cvm_vm *vm, unsigned int i);
  *   - kernel, split irqchip: KVM moves the MP state inside KVM_RUN and tells
  *     nobody; corevm writes 1 when it sees the vCPU leave a halt without a kick
  *     of corevm's in between: its worker samples KVM's `blocking` statistic
- *     every CVM_WORKQ_SAMPLE_NS while an eventfd or idle work needs it (a halt
- *     shorter than that may go unseen), or the vCPU's thread reads RUNNABLE
+ *     every CVM_WORKQ_SAMPLE_NS while an eventfd or idle work needs it and
+ *     signals a vCPU seen blocking at one look and out of its halt at the next
+ *     two (a halt shorter than about two looks may go unseen; the vCPU's own
+ *     thread writes it, after a kick), or the vCPU's thread reads RUNNABLE
  *     with KVM_GET_MP_STATE after it found the vCPU halted (idle work).
- * Reading the eventfd resets it; corevm never reads it. Call before
- * cvm_vm_run(); the fd belongs to the VM (closed by cvm_vm_destroy()). Returns
- * the fd, or -errno (reported).
+ * Reading the eventfd resets it; corevm never reads it. Any thread, any time
+ * (asking again gives the same fd), except that a VM with seccomp filters
+ * names each eventfd in its vCPU's filter: then call it before cvm_vm_run()
+ * (later: -EBUSY, reported). The fd belongs to the VM (closed by
+ * cvm_vm_destroy()). Returns the fd, or -errno (reported; -EINVAL: no such vCPU).
  */
 int cvm_vm_vcpu_eventfd(struct cvm_vm *vm, unsigned int i);
 

@@ -275,7 +275,7 @@ static unsigned int pick(struct cvm_workq *q)
 	return best;
 }
 
-/* Idle work in user mode: wake one asleep vCPU that may run it (none asleep: the next to halt will). */
+/* Idle work: wake one vCPU asleep in corevm that may run it (none: the next to halt, or the sampler). */
 static void wake_for_idle(struct cvm_workq *q, int target)
 {
 	struct cvm_vm *vm = q->vm;
@@ -374,7 +374,8 @@ int __cvm_work_submit(struct cvm_vm *vm, struct cvm_work *w)
 		                 : how == 2 ? &q->urgent_wakes
 		                            : &q->urgent_no_kick,
 		                 1);
-	} else if (p == CVM_WORK_IDLE && !q->sample_halts) {
+	} else if (p == CVM_WORK_IDLE) {
+		/* Asleep in corevm (user: halted; any mode: paused): wake one; the sampler finds KVM's. */
 		wake_for_idle(q, target);
 	}
 	return 0;

@@ -95,6 +95,23 @@ static bool asleep(enum cvm_vcpu_pub_state s)
 	       s == CVM_VS_PAUSED;
 }
 
+/*
+ * Waits (bounded) for an item on the caller's stack; if it did not complete,
+ * takes it back (cancels it, or waits for the chunk running now) so that the
+ * queue no longer refers to it when the caller's frame goes. Its status, or
+ * -ETIMEDOUT.
+ */
+static int wait_item(struct cvm_vm *vm, struct cvm_work *w)
+{
+	int e = cvm_work_wait(w, (uint64_t)(TIMEOUT * 1e9));
+
+	if (e != -ETIMEDOUT)
+		return e;
+	if (cvm_work_cancel(vm, w) == -EINPROGRESS)
+		cvm_work_wait(w, UINT64_MAX / 2);
+	return -ETIMEDOUT;
+}
+
 /* Ends the VM (the guest has not) and returns its --stats JSON (docs/stats.md); caller frees. */
 static struct json_object *end_and_stats(struct iw_vm *r)
 {
@@ -281,8 +298,7 @@ static void case_urgent_spin(void)
 			      "vcpu %d did not re-enter the guest", w.vcpu);
 		}
 		CHECK(cvm_work_submit(r.vm, &w) == 0, "urgent item %u refused", i);
-		CHECK(cvm_work_wait(&w, (uint64_t)(TIMEOUT * 1e9)) == 0,
-		      "urgent item %u did not run: lost kick?", i);
+		CHECK(wait_item(r.vm, &w) == 0, "urgent item %u did not run: lost kick?", i);
 		CHECK(w.entries <= 1, "urgent item %u waited for %u guest entries (%u kicks)", i,
 		      w.entries, w.kicks);
 		CHECK(w.chunks == 1 && w.ran_on >= 0, "urgent item %u: %u chunks on %d", i,
@@ -296,8 +312,7 @@ static void case_urgent_spin(void)
 		CHECK(cvm_work_submit(r.vm, &batch[i]) == 0, "batch item %u refused", i);
 	}
 	for (unsigned int i = 0; i < URGENT_BATCH; i++)
-		CHECK(cvm_work_wait(&batch[i], (uint64_t)(TIMEOUT * 1e9)) == 0 &&
-		              batch[i].entries <= 1,
+		CHECK(wait_item(r.vm, &batch[i]) == 0 && batch[i].entries <= 1,
 		      "batch item %u: status %d, %u guest entries", i, cvm_work_status(&batch[i]),
 		      batch[i].entries);
 	CHECK(atomic_load(&uc.runs) == URGENT_ONE_BY_ONE + URGENT_BATCH, "%u runs",
@@ -408,8 +423,8 @@ static void *stress_driver(void *arg)
 		s->seen[cvm_vm_vcpu_state(s->r->vm, s->cpu)]++;
 		cvm_work_init(&w, CVM_WORK_URGENT, stress_fn, s);
 		w.vcpu = (int)s->cpu;
-		if (cvm_work_submit(s->r->vm, &w) != 0 ||
-		    cvm_work_wait(&w, (uint64_t)(TIMEOUT * 1e9)) != 0 || w.entries > 1) {
+		if (cvm_work_submit(s->r->vm, &w) != 0 || wait_item(s->r->vm, &w) != 0 ||
+		    w.entries > 1) {
 			printf("FAIL: vcpu %u: round %llu: item status %d after %u guest entries "
 			       "(state %s): lost wake-up\n",
 			       s->cpu, (unsigned long long)s->rounds, cvm_work_status(&w),
@@ -733,8 +748,7 @@ static bool run_item_on(struct iw_vm *r, enum cvm_work_prio p, unsigned int i)
 
 	cvm_work_init(&w, p, nop_fn, NULL);
 	w.vcpu = (int)i;
-	return cvm_work_submit(r->vm, &w) == 0 &&
-	       cvm_work_wait(&w, (uint64_t)(TIMEOUT * 1e9)) == 0 && w.ran_on == (int)i;
+	return cvm_work_submit(r->vm, &w) == 0 && wait_item(r->vm, &w) == 0 && w.ran_on == (int)i;
 }
 
 struct idle_seen_ctx {
@@ -895,6 +909,11 @@ static void case_pause_resume(void)
 	CHECK(cvm_vm_vcpu_resume(r.vm, 0) == 0, "resume");
 	CHECK(iw_wait_state(&r, 0, CVM_VS_IN_GUEST, TIMEOUT), "not resumed");
 	CHECK(cvm_vm_vcpu_pause(r.vm, 5) == -EINVAL, "pause of a vCPU beyond the VM");
+	/* With seccomp an eventfd must be asked for before the run: its filter names it. */
+	if (r.vm->seccomp)
+		CHECK(cvm_vm_vcpu_eventfd(r.vm, 0) == -EBUSY, "an eventfd after the start");
+	else
+		CHECK(cvm_vm_vcpu_eventfd(r.vm, 0) >= 0, "an eventfd after the start");
 	CHECK(iw_down(&r) == CVM_EXIT_OK, "status %d", r.status);
 }
 
