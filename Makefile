@@ -15,7 +15,7 @@ COREVM    = $(BUILD)/tools/corevm
 SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all deps build san demo check test test-san format format-check coverage fuzz fuzz-build \
-	fuzz-short fuzz-seeds bench bench-boot bench-core bench-host bench-sim bench-lifecycle bench-idle clean
+	fuzz-short fuzz-seeds bench bench-boot bench-core bench-host bench-sim bench-lifecycle bench-reset-hold bench-idle clean
 
 all: build
 
@@ -84,7 +84,7 @@ fuzz-short: fuzz-build
 fuzz-seeds: fuzz-build
 	$(FUZZ)/fuzz/fuzz_gen_seeds fuzz/corpus
 
-bench: bench-boot bench-core bench-host bench-sim bench-lifecycle bench-idle
+bench: bench-boot bench-core bench-host bench-sim bench-lifecycle bench-reset-hold bench-idle
 
 # The demo guest under corevm and QEMU microvm: medians and ratios (installs QEMU if missing).
 bench-boot: build
@@ -101,6 +101,10 @@ bench-host: build
 # vCPU lifecycle costs, guest-measured: corevm vs QEMU microvm and a bare KVM_RUN loop (bench/README.md).
 bench-lifecycle: build
 	bench/lifecycle/run.sh
+
+# The AP reset hold wake cycle against a plain INIT-SIPI cycle (bench/README.md).
+bench-reset-hold: build
+	bench/reset-hold/run.sh
 
 # The simulator's event rate and the 512-vCPU host's wall time (not part of check).
 # The work queue: kick-to-run latency vs a bare kick, idle-work throughput, guest progress cost.

@@ -5,6 +5,7 @@
  * and gives one line of reason; an accepted one wrote only its segments, the
  * boot-info area and its modules, inside RAM, and the boot information it
  * wrote describes exactly the command line, modules and RAM it was given;
+ * an AP initial-state note it accepted points into the image and RAM;
  * AUTO agrees with the protocol it picked.
  */
 #include <errno.h>
@@ -345,6 +346,48 @@ static void check_pvh(const struct load_input *in, const struct cvm_boot_entry *
 	}
 }
 
+/*
+ * The AP initial-state note of an accepted image (docs/protected-state.md):
+ * none, and every note field 0; or a note whose entry lies in the image and
+ * whose stacks, page-table root and GDT lie in RAM, as its mode requires.
+ */
+static void check_ap_init(const struct load_input *in, const struct cvm_boot_entry *out)
+{
+	static const struct cvm_ap_init_note none;
+	static const uint8_t zero[sizeof(out->reserved)];
+	const struct cvm_ap_init_note *n = &out->ap_init;
+	uint64_t span, top;
+
+	FZ_CHECK(!memcmp(out->reserved, zero, sizeof(zero)), "boot entry: reserved bytes set");
+	if (!out->has_ap_init) {
+		FZ_CHECK(!memcmp(n, &none, sizeof(none)), "no AP note, but note fields are set");
+		return;
+	}
+	FZ_CHECK(n->version == CVM_AP_INIT_VERSION &&
+	                 (n->mode == CVM_AP_MODE_PROT32 || n->mode == CVM_AP_MODE_LONG64) &&
+	                 !n->flags && !n->reserved,
+	         "AP note version %u mode %u flags %#x", n->version, n->mode, n->flags);
+	FZ_CHECK(n->entry >= out->image_start && n->entry < out->image_end,
+	         "AP entry %#llx outside the image", (unsigned long long)n->entry);
+	FZ_CHECK(n->nr_stacks >= 1 && n->stack_stride && n->stack_top >= n->stack_stride &&
+	                 !__builtin_mul_overflow((uint64_t)n->nr_stacks, n->stack_stride, &span) &&
+	                 !__builtin_add_overflow(n->stack_top - n->stack_stride, span, &top) &&
+	                 cvm_gmem_contains(&in->gm, n->stack_top - n->stack_stride, span),
+	         "AP stacks: %u of %#llx below %#llx not in RAM", n->nr_stacks,
+	         (unsigned long long)n->stack_stride, (unsigned long long)n->stack_top);
+	if (n->mode == CVM_AP_MODE_LONG64)
+		FZ_CHECK(n->cr3 && !(n->cr3 & 0xfff) && cvm_gmem_contains(&in->gm, n->cr3, 4096),
+		         "AP page-table root %#llx", (unsigned long long)n->cr3);
+	else
+		FZ_CHECK(!n->cr3 && n->entry <= UINT32_MAX && top <= FOUR_GIB,
+		         "32-bit AP note: cr3 %#llx, entry %#llx, stacks end %#llx",
+		         (unsigned long long)n->cr3, (unsigned long long)n->entry,
+		         (unsigned long long)top);
+	if (n->gdt_base || n->gdt_limit)
+		FZ_CHECK(cvm_gmem_contains(&in->gm, n->gdt_base, n->gdt_limit + 1u),
+		         "AP GDT at %#llx", (unsigned long long)n->gdt_base);
+}
+
 static void check_accepted(const struct load_input *in, enum cvm_boot_protocol proto,
                            const struct cvm_boot_entry *out)
 {
@@ -367,6 +410,7 @@ static void check_accepted(const struct load_input *in, enum cvm_boot_protocol p
 		check_multiboot(in, out, &a);
 	else
 		check_pvh(in, out, &a);
+	check_ap_init(in, out);
 	check_writes(&in->gm, &a, "accepted image");
 }
 

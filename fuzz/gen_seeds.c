@@ -245,6 +245,35 @@ static void seeds_loader(void)
 	ld_image(&b, &e);
 	emit(&b, "loader", "pvh-custom-layout");
 
+	/* AP initial-state notes (docs/protected-state.md): 32-bit with multiboot, 64-bit with PVH */
+	static const struct cvm_ap_init_note ap32 = {.version = CVM_AP_INIT_VERSION,
+	                                             .mode = CVM_AP_MODE_PROT32,
+	                                             .entry = 0x100020,
+	                                             .stack_top = 0x120000,
+	                                             .stack_stride = 0x1000,
+	                                             .nr_stacks = 3,
+	                                             .gdt_base = 0x100100,
+	                                             .gdt_limit = 0x1f,
+	                                             .code_sel = 0x10,
+	                                             .data_sel = 0x18};
+	struct cvm_ap_init_note ap64 = ap32;
+	ap64.mode = CVM_AP_MODE_LONG64;
+	ap64.cr3 = 0x102000;
+	e = elf_one(false, 0x100000, 256, 0x4000);
+	e.multiboot = true;
+	e.note[e.nnote++] = (struct tb_note){CVM_NOTE_NAME, CVM_NOTE_AP_INIT, &ap32, sizeof(ap32)};
+	ld_header(&b, 0, "protected", NULL, 0);
+	ld_image(&b, &e);
+	emit(&b, "loader", "mb32-ap-init");
+
+	e = elf_one(true, 0x100000, 256, 0x4000);
+	e.note_align = 8;
+	pvh_note(&e, &entry64, 8);
+	e.note[e.nnote++] = (struct tb_note){CVM_NOTE_NAME, CVM_NOTE_AP_INIT, &ap64, sizeof(ap64)};
+	ld_header(&b, 0, "protected", NULL, 0);
+	ld_image(&b, &e);
+	emit(&b, "loader", "pvh64-ap-init");
+
 	/* a command line that does not fit in the boot-info area */
 	e = elf_one(false, 0x100000, 256, 4096);
 	e.multiboot = true;

@@ -67,7 +67,12 @@ static void ap_main(unsigned int index, uint32_t id)
 {
 	GUEST_ASSERT_MSG(id < 256, "nmi: APIC ID %u", id);
 	atomic_fetch_add32(&ready, 1);
-	while (!atomic_load32(&done))
+	/*
+	 * Until the last NMI, not only until `done`: the BSP moves on once the
+	 * handler counted an NMI, so `done` can be set while this AP is still on
+	 * its way back from the handler of the fifth.
+	 */
+	while (!atomic_load32(&done) || atomic_load32(&count[id]) < PER_AP)
 		hlt_for_nmi();
 	GUEST_REPORT(CVM_STAGE_USER, id, count[id], nested[id]);
 }

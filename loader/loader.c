@@ -14,6 +14,11 @@
 #include "loader/multiboot.h"
 #include "loader/pvh.h"
 
+/* struct cvm_boot_entry has no padding (callers compare entries with memcmp()). */
+_Static_assert(sizeof(struct cvm_boot_entry) == 4 * sizeof(uint32_t) + 2 * sizeof(uint64_t) +
+                                                        sizeof(struct cvm_ap_init_note) + 8,
+               "padding in struct cvm_boot_entry");
+
 int cvm_ldr_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	if (err && errlen) {
@@ -431,8 +436,11 @@ int cvm_load_guest(const struct cvm_gmem *gm, const struct cvm_boot_spec *spec,
 		return rc;
 	ldr_init_map(&l);
 	rc = probe_image(&l, &elf, &p);
-	if (rc == 0)
+	if (rc == 0) {
+		l.elf = p.is_elf && p.elf_rc == 0 ? &elf
+		                                  : NULL; /* its AP note: cvm_ldr_ap_init() */
 		rc = load(&l, &elf, &p, out);
+	}
 	if (rc == 0 && err && errlen)
 		err[0] = '\0';
 	return rc;

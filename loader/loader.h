@@ -6,10 +6,12 @@
 #ifndef COREVM_LOADER_LOADER_H
 #define COREVM_LOADER_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "arch/x86/gmem.h"
+#include "arch/x86/guest_abi.h"
 
 enum cvm_boot_protocol {
 	CVM_BOOT_AUTO = 0,  /* PVH if the image has the PVH note, else multiboot (QEMU's order) */
@@ -45,6 +47,10 @@ struct cvm_boot_entry {
 	uint32_t ebx;
 	uint64_t image_start; /* lowest and highest+1 guest-physical byte the image occupies */
 	uint64_t image_end;
+	/* The image's AP initial-state note (CVM_NOTE_AP_INIT), validated; has_ap_init false: none. */
+	struct cvm_ap_init_note ap_init;
+	bool has_ap_init;
+	uint8_t reserved[7]; /* 0; no padding anywhere: entries compare with memcmp() */
 };
 
 /*
@@ -54,9 +60,23 @@ struct cvm_boot_entry {
  * (CVM_GUEST_TRAMPOLINE.., CVM_GUEST_BOOTINFO..) and boot data that does not fit
  * are refused. Returns 0, or -EINVAL (malformed or unsupported image), -ENOEXEC
  * (no multiboot header or PVH note), -ENOSPC (does not fit in guest memory),
- * with a one-line reason in err (no trailing newline).
+ * with a one-line reason in err (no trailing newline). An ELF image's
+ * AP initial-state note, if any, is validated too (out->has_ap_init); a note
+ * that is malformed or points outside the image or RAM fails the load (-EINVAL)
+ * before guest memory is written.
  */
 int cvm_load_guest(const struct cvm_gmem *gm, const struct cvm_boot_spec *spec,
                    struct cvm_boot_entry *out, char *err, size_t errlen);
+
+/*
+ * Decodes and checks an AP initial-state note descriptor (`len` bytes from the
+ * image, any alignment) on its own: size, version, mode, flags, reserved
+ * fields, selectors, alignments, the stack arithmetic (no wrap) and, for
+ * 32-bit mode, that every address is below 4 GiB. cvm_load_guest() calls it
+ * and then checks the addresses against the loaded segments and guest RAM.
+ * Returns 0 with *out filled, or -EINVAL with a one-line reason in err.
+ */
+int cvm_ap_init_decode(const void *desc, size_t len, struct cvm_ap_init_note *out, char *err,
+                       size_t errlen);
 
 #endif

@@ -70,6 +70,11 @@ struct cvm_ldr {
 	struct cvm_ldr_segment seg[CVM_LDR_MAX_LOADS];
 	unsigned int nseg;
 	uint64_t image_start, image_end;
+	/* The parsed ELF image (its notes), NULL when the image is not a valid ELF file. */
+	const struct cvm_elf *elf;
+	/* The AP initial-state note, once cvm_ldr_ap_init() accepted it. */
+	bool has_ap_init;
+	struct cvm_ap_init_note ap_init;
 };
 
 /*
@@ -136,6 +141,16 @@ int cvm_ldr_multiboot(struct cvm_ldr *l, const struct cvm_elf *elf, size_t hdr_o
                       struct cvm_boot_entry *out);
 int cvm_ldr_pvh(struct cvm_ldr *l, const struct cvm_elf *elf, uint32_t entry,
                 struct cvm_boot_entry *out);
+
+/*
+ * Finds, decodes and checks the AP initial-state note of l->elf against the
+ * segments about to be loaded (l->seg) and guest RAM; fills
+ * l->has_ap_init/ap_init. Call after the segments are checked and before
+ * anything is written, so that a bad note leaves guest memory untouched.
+ * No note (or no ELF image): 0 with has_ap_init false. A bad note: -EINVAL,
+ * reason in l->err.
+ */
+int cvm_ldr_ap_init(struct cvm_ldr *l);
 
 /* Collects the PT_LOAD segments of a parsed ELF image into l->seg. */
 int cvm_ldr_elf_segments(struct cvm_ldr *l, const struct cvm_elf *elf);

@@ -238,6 +238,8 @@ int cvm_ldr_multiboot(struct cvm_ldr *l, const struct cvm_elf *elf, size_t hdr_o
 	(void)flags; /* page alignment and memory information are always given */
 	cvm_ldr_writer_init(&w, l, false);
 	rc = build_info(&w, &info_at);
+	if (rc == 0)
+		rc = cvm_ldr_ap_init(l);
 	if (rc)
 		return rc;
 	cvm_ldr_write_segments(l);
@@ -250,6 +252,8 @@ int cvm_ldr_multiboot(struct cvm_ldr *l, const struct cvm_elf *elf, size_t hdr_o
 	        .ebx = (uint32_t)info_at,
 	        .image_start = l->image_start,
 	        .image_end = l->image_end,
+	        .has_ap_init = l->has_ap_init,
+	        .ap_init = l->ap_init, /* all 0 without a note */
 	};
 	return 0;
 }

@@ -71,6 +71,8 @@ int cvm_ldr_pvh(struct cvm_ldr *l, const struct cvm_elf *elf, uint32_t entry,
 		return rc;
 	cvm_ldr_writer_init(&w, l, false);
 	rc = build_start_info(&w, &info_at);
+	if (rc == 0)
+		rc = cvm_ldr_ap_init(l);
 	if (rc)
 		return rc;
 	cvm_ldr_write_segments(l);
@@ -83,6 +85,8 @@ int cvm_ldr_pvh(struct cvm_ldr *l, const struct cvm_elf *elf, uint32_t entry,
 	        .ebx = (uint32_t)info_at,
 	        .image_start = l->image_start,
 	        .image_end = l->image_end,
+	        .has_ap_init = l->has_ap_init,
+	        .ap_init = l->ap_init, /* all 0 without a note */
 	};
 	return 0;
 }

@@ -175,6 +175,7 @@ static int run(struct run_state *s)
 	        .gmem = &s->gm,
 	        .boot_name = protocol_name(s->entry.protocol),
 	        .mwait = s->a.mwait,
+	        .protected_state = s->a.protected_state,
 	        .seccomp = !s->a.no_seccomp,
 	};
 	struct cvm_run_opts opts = {.timeout_ns = s->a.timeout_ns, .console_rx = true};

@@ -31,6 +31,10 @@ const char cvm_run_usage[] =
         "  --module FILE[,STR]   a boot module and its string (repeatable, up to 16)\n"
         "  --stats FILE          write per-vCPU and VM statistics as JSON (docs/stats.md)\n"
         "  --timeout DURATION    stop the guest after DURATION (e.g. 30s, 500ms)\n"
+        "  --protected-state     never write a vCPU's registers after launch; APs start\n"
+        "                        from the image's AP initial-state note on their first\n"
+        "                        INIT-SIPI-SIPI (needs --irqchip user;\n"
+        "                        docs/protected-state.md)\n"
         "  --no-seccomp          run without the per-thread seccomp filters (debugging;\n"
         "                        docs/seccomp.md)\n" CVM_PLACEMENT_USAGE
         "  -v, --verbose         say what corevm does\n"
@@ -56,6 +60,7 @@ enum {
 	OPT_STATS,
 	OPT_TIMEOUT,
 	OPT_MWAIT,
+	OPT_PROTECTED,
 	OPT_NO_SECCOMP,
 };
 
@@ -69,6 +74,7 @@ static const struct option options[] = {
         {"stats", required_argument, NULL, OPT_STATS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"mwait", required_argument, NULL, OPT_MWAIT},
+        {"protected-state", no_argument, NULL, OPT_PROTECTED},
         {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -196,6 +202,9 @@ static int parse_one(int opt, char *arg, struct cvm_run_args *a, char *err, size
 		a->timeout_ns = v;
 		return 0;
 	}
+	case OPT_PROTECTED:
+		a->protected_state = true;
+		return 0;
 	case OPT_NO_SECCOMP:
 		a->no_seccomp = true;
 		return 0;
@@ -249,6 +258,11 @@ int cvm_run_parse_args(int argc, char **argv, struct cvm_run_args *a, char *err,
 		return fail(err, errlen, "unexpected argument '%s' after IMAGE '%s'",
 		            argv[optind + 1], argv[optind]);
 	a->image = argv[optind];
+	if (a->protected_state && a->irqchip != CVM_IRQCHIP_USER)
+		return fail(err, errlen,
+		            "--protected-state needs --irqchip user (with --irqchip %s KVM applies "
+		            "INIT and SIPI to the registers itself)",
+		            a->irqchip == CVM_IRQCHIP_SPLIT ? "split" : "kernel");
 	if (a->place.given)
 		return cvm_placement_opts_finish(&a->place, a->cpus, err, errlen);
 	return 0;

@@ -34,8 +34,9 @@ struct cvm_run_args {
 	const char *cmdline; /* NULL: empty */
 	struct cvm_run_module_arg module[CVM_RUN_MAX_MODULES];
 	unsigned int nmodules;
-	const char *stats;   /* NULL: no statistics file */
-	uint64_t timeout_ns; /* 0: none */
+	const char *stats;    /* NULL: no statistics file */
+	uint64_t timeout_ns;  /* 0: none */
+	bool protected_state; /* --protected-state (docs/protected-state.md) */
 	int verbose;
 	bool no_seccomp; /* --no-seccomp: no filters (debugging) */
 	const char *image;

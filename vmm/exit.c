@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "vmm/ghcb.h"
 #include "vmm/vm_internal.h"
 
 static const char *const exit_names[] = {
@@ -219,6 +220,14 @@ enum cvm_vcpu_action cvm_vcpu_handle_exit(struct cvm_vcpu *v)
 		         (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return cvm_vcpu_entry_failed(v, CVM_EXIT_GUEST_ERROR, "entry failure", msg);
 	case KVM_EXIT_INTR:
+		return CVM_VACT_CONTINUE;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+		/* Modes without their own MSR handling filter only the GHCB MSR (vmm/ghcb.c). */
+		if (run->msr.index == CVM_MSR_GHCB)
+			return cvm_ghcb_msr_exit(v, run);
+		run->msr.error = 1; /* an MSR nobody here knows: #GP, as KVM would */
+		v->stats.msr_gp++;
 		return CVM_VACT_CONTINUE;
 	default: {
 		const char *name = cvm_kvm_exit_name(reason);

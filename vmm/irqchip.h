@@ -93,6 +93,16 @@ struct cvm_irqchip_ops {
 	int (*set_irq)(struct cvm_vm *vm, unsigned int irq, int level);
 	/* Adds the irqchip's VM-wide entries (I/O APIC counters...) to the statistics' "vm" object. */
 	void (*stats)(struct cvm_vm *vm, struct json_object *vm_obj);
+	/*
+	 * AP reset hold requested by the guest (GHCB MSR protocol, vmm/ghcb.c), on
+	 * the vCPU's own thread at its MSR exit: park the vCPU in AP_RESET_HOLD
+	 * until INIT-SIPI, without touching a register, and call
+	 * cvm_ghcb_hold_released() when it wakes. 0 held; -EBUSY not running (an
+	 * INIT got there first). NULL: the mode cannot hold (KVM owns INIT/SIPI).
+	 */
+	int (*ap_reset_hold)(struct cvm_vcpu *vcpu);
+	/* The mode installs its own MSR filter, with the GHCB MSR's range (cvm_ghcb_filter_range). */
+	bool msr_filter;
 	/* Whether corevm sees HLT and IPIs (the halts / ipis counters are corevm's own). */
 	bool sees_halts;
 	/* Whether the pure core runs each vCPU's lifecycle (its counters are corevm's own). */

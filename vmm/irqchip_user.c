@@ -21,6 +21,8 @@
 #include <json-c/json.h>
 
 #include "util/log.h"
+#include "vmm/ghcb.h"
+#include "vmm/regs_gate.h"
 #include "vmm/workq.h"
 #include "vmm/x86_regs.h"
 
@@ -147,8 +149,8 @@ static void check_deadlock(struct cvm_vm *vm)
 		return;
 	if (cvm_vm_request_end(vm, CVM_EXIT_GUEST_ERROR, "deadlock"))
 		cvm_err("vm",
-		        "deadlock: all %u vCPUs are halted with interrupts disabled or wait for "
-		        "SIPI, and nothing can wake them",
+		        "deadlock: all %u vCPUs are halted with interrupts disabled, wait for "
+		        "SIPI or are held (AP reset hold), and nothing can wake them",
 		        vm->ncpus);
 }
 
@@ -343,21 +345,23 @@ static int flush_regs(struct cvm_vcpu *v)
 	cvm_regs_to_kvm_debug(&u->regs, &dbg);
 	if (!u->parked || memcmp(dbg.db, u->parked_dbg.db, sizeof(dbg.db)) ||
 	    dbg.dr6 != u->parked_dbg.dr6 || dbg.dr7 != u->parked_dbg.dr7) {
-		e = v->vm->ioctl(v->fd, KVM_SET_DEBUGREGS, &dbg);
+		e = cvm_regs_write(v, CVM_REGSET_DEBUGREGS, &dbg);
 		if (e < 0)
 			return e;
 	}
 	if (c->sync_regs) {
+		if (cvm_regs_locked(v)) /* refused and reported there; leave kvm_run's copy alone */
+			return cvm_regs_write_sync(v, KVM_SYNC_X86_REGS);
 		run->s.regs.regs = regs;
 		run->s.regs.sregs = sregs;
 		run->s.regs.events = ev;
-		run->kvm_dirty_regs |= KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
-		return 0;
+		return cvm_regs_write_sync(v, KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
+		                                      KVM_SYNC_X86_EVENTS);
 	}
-	e = v->vm->ioctl(v->fd, KVM_SET_SREGS, &sregs);
+	e = cvm_regs_write(v, CVM_REGSET_SREGS, &sregs);
 	if (e == 0)
-		e = v->vm->ioctl(v->fd, KVM_SET_REGS, &regs);
-	return e < 0 ? e : v->vm->ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev);
+		e = cvm_regs_write(v, CVM_REGSET_REGS, &regs);
+	return e < 0 ? e : cvm_regs_write(v, CVM_REGSET_EVENTS, &ev);
 }
 
 /*
@@ -389,13 +393,23 @@ static int load_init(struct cvm_vcpu *v, unsigned int flags)
 	return 0;
 }
 
-/* SIPI_ENTRY: only CS and RIP change from the INIT state. */
+/*
+ * SIPI_ENTRY: only CS and RIP change from the INIT state. With protected
+ * state nothing changes: the first entry runs the measured initial state
+ * loaded before launch, a later one resumes the AP where it was (the vector
+ * is ignored, as KVM does for SEV-ES).
+ */
 static int load_sipi(struct cvm_vcpu *v, uint8_t vector, unsigned int flags)
 {
 	struct cvm_uvcpu *u = cvm_uvcpu(v);
 
-	if (flags & CVM_ACTF_NO_REGS)
+	if (flags & CVM_ACTF_NO_REGS) {
+		if (flags & CVM_ACTF_FIRST)
+			v->stats.first_boots++;
+		else
+			v->stats.sipi_resumes++;
 		return 0;
+	}
 	if (!u->regs_valid) /* a SIPI entry always follows an INIT reset; be safe anyway */
 		cvm_x86_reset_regs(&u->regs, CVM_X86_INIT, u->cpuid1_eax);
 	cvm_x86_sipi_regs(&u->regs, vector);
@@ -414,7 +428,8 @@ static void note_timer_late(struct cvm_vcpu *v, uint64_t ns)
 
 /*
  * A vCPU about to sleep where INIT is what usually comes next (halted with
- * interrupts off, waiting for SIPI): read KVM's debug registers now, while
+ * interrupts off, waiting for SIPI; not held: INIT-SIPI ends a hold without
+ * writing a register): read KVM's debug registers now, while
  * nobody waits, so that the INIT-SIPI that wakes it writes them only if they
  * are not at their INIT values already (they seldom are not): no ioctl on its
  * critical path. Valid until it next enters the guest.
@@ -423,8 +438,8 @@ static void park(struct cvm_vcpu *v)
 {
 	struct cvm_uvcpu *u = cvm_uvcpu(v);
 
-	if (u->parked || u->regs_dirty)
-		return;
+	if (u->parked || u->regs_dirty || v->vm->protected_state)
+		return; /* protected: INIT writes no register, nothing to compare with */
 	u->parked = v->vm->ioctl(v->fd, KVM_GET_DEBUGREGS, &u->parked_dbg) == 0;
 }
 
@@ -465,31 +480,28 @@ static bool sleeps_for_good(const struct cvm_uvcpu *u, const struct kvm_run *run
  */
 static int inject_intr(struct cvm_vcpu *v, uint8_t vec)
 {
-	struct kvm_run *run = v->run;
-	struct kvm_vcpu_events *ev = &run->s.regs.events;
-	struct kvm_interrupt irq = {.irq = vec};
+	struct kvm_vcpu_events *ev = &v->run->s.regs.events;
 
 	if (!cvm_uchip(v->vm)->sync_regs || ev->exception.injected || ev->exception.pending ||
 	    ev->interrupt.injected)
-		return v->vm->ioctl(v->fd, KVM_INTERRUPT, &irq);
+		return cvm_regs_inject_intr_ioctl(v, vec);
 	ev->interrupt.injected = 1;
 	ev->interrupt.nr = vec;
 	ev->interrupt.soft = 0;
-	run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+	cvm_regs_inject_sync(v);
 	return 0;
 }
 
 static int inject_nmi(struct cvm_vcpu *v)
 {
-	struct kvm_run *run = v->run;
-	struct kvm_vcpu_events *ev = &run->s.regs.events;
+	struct kvm_vcpu_events *ev = &v->run->s.regs.events;
 
 	cvm_uvcpu(v)->nmi_in_kvm = true;
 	if (!cvm_uchip(v->vm)->sync_regs || ev->exception.injected || ev->exception.pending)
-		return v->vm->ioctl(v->fd, KVM_NMI, NULL);
+		return cvm_regs_inject_nmi_ioctl(v);
 	ev->nmi.pending++; /* KVM keeps at most two: the core hands over one at a time */
 	ev->flags |= KVM_VCPUEVENT_VALID_NMI_PENDING;
-	run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+	cvm_regs_inject_sync(v);
 	return 0;
 }
 
@@ -513,7 +525,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		struct cvm_lc_action a;
 		uint64_t now = 0, deadline;
 		int vec = -1, e = 0;
-		bool more = false, check = false, for_good = false, woke;
+		bool more = false, check = false, for_good = false, held = false, woke;
 		uint8_t mp0;
 
 		pthread_mutex_lock(&u->lock);
@@ -544,12 +556,13 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 				/* CVM_FX_TIMER: re-armed below from the (now absent) deadline. */
 			}
 			u->apic_reset_by_sender = false;
-			run->cr8 = 0;
+			cvm_regs_set_cr8(v, 0);
 			break;
 		case CVM_ACT_BLOCK:
 			v->sleep_state = sleep_state_of(&u->lc);
 			u->sleep_until = cvm_lapic_next_deadline(&u->lapic);
 			for_good = sleeps_for_good(u, run);
+			held = u->lc.mp == CVM_MP_AP_RESET_HOLD;
 			if (for_good && !u->dead) {
 				u->dead = true;
 				check = atomic_fetch_add(&c->ndead, 1) + 1 == vm->ncpus;
@@ -576,7 +589,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		case CVM_ACT_PAUSE:
 			if (check)
 				check_deadlock(vm);
-			if (for_good)
+			if (for_good && !held) /* a hold's INIT-SIPI writes no register */
 				park(v);
 			return CVM_VACT_BLOCK;
 		case CVM_ACT_STOP:
@@ -606,7 +619,10 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		case CVM_ACT_SIPI_ENTRY:
 			e = load_sipi(v, a.vector, a.flags);
 			break;
-		default: /* HOLD_RELEASE, SMM_ENTER: nothing to load (no SMI reaches the core) */
+		case CVM_ACT_HOLD_RELEASE: /* no register: the guest reads the response */
+			cvm_ghcb_hold_released(v);
+			break;
+		default: /* SMM_ENTER: never produced (no SMI reaches the core) */
 			break;
 		}
 		if (e < 0) {
@@ -632,13 +648,13 @@ static enum cvm_vcpu_action user_pre_entry(struct cvm_vcpu *v)
 	}
 	if (u->regs_dirty) {
 		int e = flush_regs(v);
-		if (e < 0) {
+		if (e < 0 && e != -EPERM) { /* -EPERM: refused, reported and counted by the gate */
 			kvm_failed(v, "loading the INIT/SIPI registers", e);
 			return CVM_VACT_STOP;
 		}
 	}
 	/* KVM loads CR8 from here on every KVM_RUN without an in-kernel APIC. */
-	v->run->cr8 = u->lapic.tpr >> 4;
+	cvm_regs_set_cr8(v, u->lapic.tpr >> 4);
 	u->parked = false; /* the guest runs: what park() read may change */
 	return CVM_VACT_CONTINUE;
 }
@@ -761,7 +777,8 @@ static enum cvm_vcpu_action exit_apic_mmio(struct cvm_vcpu *v, struct kvm_run *r
 		memcpy(run->mmio.data, &val, 4);
 		return CVM_VACT_CONTINUE;
 	}
-	run->cr8 = u->lapic.tpr >> 4; /* the TPR may have changed: KVM's CR8 is the same register */
+	cvm_regs_set_cr8(v, u->lapic.tpr >>
+	                            4); /* the TPR may have changed: CR8 is the same register */
 	do_fx(v, &fx);
 	return CVM_VACT_CONTINUE;
 }
@@ -778,7 +795,7 @@ static void push_apic_base(struct cvm_vcpu *v, uint64_t base)
 
 	if (base == u->kvm_apic_base)
 		return;
-	e = v->vm->ioctl(v->fd, KVM_SET_MSRS, &m);
+	e = cvm_regs_write(v, CVM_REGSET_MSRS, &m); /* APIC state: allowed with protected state */
 	if (e == 1)
 		u->kvm_apic_base = base;
 	else
@@ -810,6 +827,8 @@ static enum cvm_vcpu_action exit_msr(struct cvm_vcpu *v, struct kvm_run *run)
 	enum cvm_apic_status st = CVM_APIC_OK;
 	uint64_t data = write ? run->msr.data : 0, tsc = 0;
 
+	if (idx == CVM_MSR_GHCB)
+		return cvm_ghcb_msr_exit(v, run);
 	v->stats.apic_msr++;
 	if (idx >= CVM_MSR_X2APIC_FIRST && idx <= CVM_MSR_X2APIC_LAST) {
 		pthread_mutex_lock(&u->lock);
@@ -853,7 +872,7 @@ static enum cvm_vcpu_action exit_msr(struct cvm_vcpu *v, struct kvm_run *run)
 		run->msr.data = data;
 		return CVM_VACT_CONTINUE;
 	}
-	run->cr8 = u->lapic.tpr >> 4;
+	cvm_regs_set_cr8(v, u->lapic.tpr >> 4);
 	do_fx(v, &fx);
 	return CVM_VACT_CONTINUE;
 }
@@ -899,6 +918,24 @@ static enum cvm_vcpu_action user_handle_exit(struct cvm_vcpu *v, struct kvm_run 
 	default:
 		return CVM_VACT_NOT_MINE;
 	}
+}
+
+/*
+ * AP reset hold (GHCB MSR request 0x006, vmm/ghcb.c): RUNNABLE -> AP_RESET_HOLD.
+ * The next look finds the vCPU waiting and puts its thread to sleep (no
+ * KVM_RUN) until INIT and then SIPI arrive; HOLD_RELEASE then sets the
+ * response. Registers are not touched, with or without protected state.
+ */
+static int user_ap_reset_hold(struct cvm_vcpu *v)
+{
+	struct cvm_uvcpu *u = cvm_uvcpu(v);
+	enum cvm_disp d;
+
+	pthread_mutex_lock(&u->lock);
+	d = cvm_lc_ap_reset_hold(&u->lc, &u->ctr);
+	pthread_mutex_unlock(&u->lock);
+	v->reeval = true;
+	return d == CVM_DISP_ACCEPTED ? 0 : -EBUSY;
 }
 
 static int user_set_irq(struct cvm_vm *vm, unsigned int irq, int level)
@@ -972,7 +1009,8 @@ static int user_create(struct cvm_vm *vm)
 	                   {.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
 	                    .nmsrs = 1,
 	                    .base = CVM_MSR_TSC_DEADLINE,
-	                    .bitmap = (uint8_t *)&deny}},
+	                    .bitmap = (uint8_t *)&deny},
+	                   cvm_ghcb_filter_range()},
 	};
 	int e;
 
@@ -1017,7 +1055,8 @@ void cvm_uchip_vcpu_setup(struct cvm_vcpu *v, bool is_bsp, bool x2apic, uint8_t 
 	atomic_store(&u->events,
 	             1); /* power-on: the first entry asks the core (APs never enter unasked) */
 	cvm_lapic_power_on(&u->lapic, &cfg);
-	cvm_lc_power_on(&u->lc, (is_bsp ? CVM_LC_OPT_BSP : 0) | CVM_LC_OPT_NMI_BY_HV);
+	cvm_lc_power_on(&u->lc, (is_bsp ? CVM_LC_OPT_BSP : 0) | CVM_LC_OPT_NMI_BY_HV |
+	                                (v->vm->protected_state ? CVM_LC_OPT_PROTECTED : 0));
 	publish_apr(u);
 	if (!is_bsp) {
 		u->dead = true; /* UNINITIALIZED: only INIT can wake it */
@@ -1195,6 +1234,8 @@ const struct cvm_irqchip_ops cvm_irqchip_user_ops = {
         .thread_exit = user_thread_exit,
         .set_irq = user_set_irq,
         .stats = user_stats,
+        .ap_reset_hold = user_ap_reset_hold,
+        .msr_filter = true,
         .sees_halts = true,
         .owns_lifecycle = true,
         .seccomp = {{CVM_THREAD_VCPU, &user_vcpu_list, NULL},

@@ -272,6 +272,24 @@ static void wait_for_end(struct cvm_vm *vm, int sfd, const struct cvm_run_opts *
 	}
 }
 
+/* Lines the rate limits held back (a guest flooding unsupported GHCB requests...): one line each. */
+static void report_suppressed(struct cvm_vm *vm)
+{
+	uint64_t g = cvm_ratelimit_suppressed(&vm->ghcb_log);
+	uint64_t r = cvm_ratelimit_suppressed(&vm->reg_log);
+
+	if (g)
+		cvm_warn("ghcb",
+		         "%llu more refused GHCB MSR requests not shown (rate limit; --stats "
+		         "vcpus[].ghcb counts them all)",
+		         (unsigned long long)g);
+	if (r)
+		cvm_err("protected",
+		        "%llu more refused register writes not shown (--stats "
+		        "vm.reg_writes_refused counts them all)",
+		        (unsigned long long)r);
+}
+
 int cvm_vm_run(struct cvm_vm *vm, const struct cvm_run_opts *opts)
 {
 	sigset_t old;
@@ -280,6 +298,8 @@ int cvm_vm_run(struct cvm_vm *vm, const struct cvm_run_opts *opts)
 	bool rx_on = opts->console_rx && vm->con.rx_push && stdin_is_console();
 
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_start);
+	/* Launch: from here on, --protected-state refuses every register write (regs_gate.h). */
+	atomic_store(&vm->launched, true);
 	if (sfd < 0) {
 		cvm_vm_request_end(vm, CVM_EXIT_FAILURE, "signal set-up failed");
 	} else {
@@ -293,6 +313,7 @@ int cvm_vm_run(struct cvm_vm *vm, const struct cvm_run_opts *opts)
 		cvm_workq_shutdown(vm);
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_end);
 	cvm_console_flush(vm);
+	report_suppressed(vm);
 	if (sfd >= 0)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (vm->threads_stuck && atomic_load(&vm->end_status) == CVM_EXIT_OK)

@@ -11,6 +11,7 @@
 #include "core/lifecycle.h"
 #include "host/place_ctl.h"
 #include "util/log.h"
+#include "vmm/regs_gate.h"
 #include "vmm/vm_internal.h"
 #include "vmm/workq.h"
 
@@ -167,6 +168,35 @@ static struct json_object *apic_json(const struct cvm_vcpu_stats *s)
 	return o;
 }
 
+/* Register writes and protected state (docs/protected-state.md). */
+static struct json_object *protected_json(const struct cvm_vcpu *v)
+{
+	const struct cvm_vcpu_stats *s = &v->stats;
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "reg_writes", s->reg_writes);
+	add_u64(o, "reg_writes_refused", cvm_regs_refused(v));
+	add_u64(o, "first_boots", s->first_boots);
+	add_u64(o, "sipi_resumes", s->sipi_resumes);
+	return o;
+}
+
+/* The GHCB MSR protocol (vmm/ghcb.c). */
+static struct json_object *ghcb_json(const struct cvm_vcpu_stats *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "reads", s->ghcb_reads);
+	add_u64(o, "writes", s->ghcb_writes);
+	add_u64(o, "hold_requests", s->ghcb_holds);
+	add_u64(o, "hold_ignored", s->ghcb_hold_ignored);
+	add_u64(o, "hold_responses", s->ghcb_released);
+	add_u64(o, "unsupported", s->ghcb_unsupported);
+	add_u64(o, "malformed", s->ghcb_malformed);
+	add_u64(o, "hold_refused_mode", s->ghcb_no_hold_mode);
+	return o;
+}
+
 static struct json_object *vcpu_json(const struct cvm_vm *vm, const struct cvm_vcpu *v)
 {
 	const struct cvm_vcpu_stats *s = &v->stats;
@@ -209,6 +239,10 @@ static struct json_object *vcpu_json(const struct cvm_vm *vm, const struct cvm_v
 	json_object_object_add(o, "state_entries", states);
 	json_object_object_add(o, "work", cvm_workq_vcpu_stats(v));
 	json_object_object_add(o, "mp_state_at_exit", mp_state_json(s->mp_state));
+	json_object_object_add(o, "mp_state_code_at_exit",
+	                       s->mp_state >= 0 ? json_object_new_int(s->mp_state) : NULL);
+	json_object_object_add(o, "protected", protected_json(v));
+	json_object_object_add(o, "ghcb", ghcb_json(s));
 	json_object_object_add(o, "lifecycle", lifecycle_json(vm, s));
 	if (vm->irqchip->owns_lifecycle)
 		json_object_object_add(o, "apic", apic_json(s));
@@ -264,6 +298,13 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 	json_object_object_add(o, "unhandled_mmio", unhandled_mmio_json(vm));
 	add_u64(o, "unhandled_mmio_untracked", vm->mmio_untracked);
 	add_u64(o, "threads_stuck", (uint64_t)vm->threads_stuck);
+	uint64_t refused = 0;
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		refused += cvm_regs_refused(&vm->vcpu[i]);
+	json_object_object_add(o, "protected_state", json_object_new_boolean(vm->protected_state));
+	add_u64(o, "reg_writes_refused", refused);
+	add_u64(o, "reg_log_suppressed", cvm_ratelimit_suppressed(&vm->reg_log));
+	add_u64(o, "ghcb_log_suppressed", cvm_ratelimit_suppressed(&vm->ghcb_log));
 	json_object_object_add(o, "seccomp", seccomp_json(vm));
 	if (vm->stats_hook)
 		vm->stats_hook(vm->stats_hook_ctx, o);

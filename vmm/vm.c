@@ -11,9 +11,12 @@
 #include "util/log.h"
 #include "core/apic_bus.h"
 #include "vmm/cpuid.h"
+#include "vmm/ghcb.h"
+#include "vmm/regs_gate.h"
 #include "vmm/seccomp_filter.h"
 #include "vmm/vm_internal.h"
 #include "vmm/workq.h"
+#include "vmm/x86_regs.h"
 
 #define KVM_API_VERSION_WANTED 12
 
@@ -215,17 +218,27 @@ static void flat_segment(struct kvm_segment *s, uint16_t selector, uint8_t type)
 	};
 }
 
+static int load_state(struct cvm_vcpu *v, struct kvm_regs *regs, struct kvm_sregs *sr);
+
+/* KVM's special registers of a vCPU not yet run (the base its entry state is built on). */
+static int get_sregs(struct cvm_vcpu *v, struct kvm_sregs *sr)
+{
+	int e = xioctl(v->fd, KVM_GET_SREGS, sr);
+
+	if (e < 0)
+		cvm_err("kvm", "KVM_GET_SREGS on vcpu %u: %s", v->index, strerror(-e));
+	return e;
+}
+
 /* The BSP in 32-bit flat protected mode at the loader's entry (see struct cvm_boot_entry). */
 static int set_bsp_entry(struct cvm_vcpu *v, const struct cvm_boot_entry *entry)
 {
 	struct kvm_sregs sr;
 	struct kvm_regs regs;
-	int e = xioctl(v->fd, KVM_GET_SREGS, &sr);
+	int e = get_sregs(v, &sr);
 
-	if (e < 0) {
-		cvm_err("kvm", "KVM_GET_SREGS on vcpu %u: %s", v->index, strerror(-e));
+	if (e < 0)
 		return e;
-	}
 	flat_segment(&sr.cs, 0x10, 0xb); /* code, execute/read, accessed */
 	flat_segment(&sr.ds, 0x18, 0x3); /* data, read/write, accessed */
 	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
@@ -240,20 +253,55 @@ static int set_bsp_entry(struct cvm_vcpu *v, const struct cvm_boot_entry *entry)
 	sr.cr3 = 0;
 	sr.cr4 = 0;
 	sr.efer = 0;
-	e = xioctl(v->fd, KVM_SET_SREGS, &sr);
-	if (e < 0) {
-		cvm_err("kvm", "KVM_SET_SREGS on vcpu %u: %s", v->index, strerror(-e));
-		return e;
-	}
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = entry->eip;
 	regs.rax = entry->eax;
 	regs.rbx = entry->ebx;
 	regs.rflags = 0x2;
-	e = xioctl(v->fd, KVM_SET_REGS, &regs);
+	return load_state(v, &regs, &sr);
+}
+
+/* Hands a vCPU its state before launch (through the enforcement point, vmm/regs_gate.h). */
+static int load_state(struct cvm_vcpu *v, struct kvm_regs *regs, struct kvm_sregs *sr)
+{
+	int e = cvm_regs_write(v, CVM_REGSET_SREGS, sr);
+
+	if (e < 0) {
+		cvm_err("kvm", "KVM_SET_SREGS on vcpu %u: %s", v->index, strerror(-e));
+		return e;
+	}
+	e = cvm_regs_write(v, CVM_REGSET_REGS, regs);
 	if (e < 0)
 		cvm_err("kvm", "KVM_SET_REGS on vcpu %u: %s", v->index, strerror(-e));
 	return e;
+}
+
+/*
+ * Protected state: AP `v` holds the measured initial state of the image's note
+ * from now on; its first INIT-SIPI-SIPI runs it (docs/protected-state.md).
+ */
+static int set_ap_initial_state(struct cvm_vcpu *v, const struct cvm_ap_init_note *n,
+                                uint32_t cpuid1_eax)
+{
+	struct cvm_x86_regs r;
+	struct kvm_sregs sr;
+	struct kvm_regs regs;
+	int e = get_sregs(v, &sr);
+
+	if (e < 0)
+		return e;
+	cvm_regs_from_ap_init(n, v->index, cpuid1_eax, &r);
+	cvm_regs_to_kvm(&r, sr.apic_base, &regs, &sr);
+	return load_state(v, &regs, &sr);
+}
+
+/* CPUID.1:EAX (the processor signature) of a vCPU's table: RDX after RESET. */
+static uint32_t cpuid1_eax(const struct kvm_cpuid2 *c)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			return c->entries[i].eax;
+	return 0x600;
 }
 
 static int create_vcpu(struct cvm_vm *vm, unsigned int i, struct kvm_cpuid2 *tmpl, unsigned int cap,
@@ -288,6 +336,11 @@ static int create_vcpu(struct cvm_vm *vm, unsigned int i, struct kvm_cpuid2 *tmp
 	if (e < 0) {
 		cvm_err("kvm", "KVM_SET_CPUID2 on vcpu %u: %s", i, strerror(-e));
 		return e;
+	}
+	if (vm->protected_state && i > 0) {
+		e = set_ap_initial_state(v, &entry->ap_init, cpuid1_eax(scratch));
+		if (e < 0)
+			return e;
 	}
 	e = vm->irqchip->vcpu_init ? vm->irqchip->vcpu_init(v, i == 0) : 0;
 	if (e < 0) {
@@ -416,11 +469,43 @@ static int create_vcpus(struct cvm_vm *vm, const struct cvm_boot_entry *entry)
 	return e;
 }
 
+/* What --protected-state needs from the mode and the image; one line and -ENOTSUP otherwise. */
+static int check_protected(const struct cvm_vm *vm, const struct cvm_boot_entry *entry)
+{
+	if (!vm->protected_state)
+		return 0;
+	if (vm->irqchip != &cvm_irqchip_user_ops) {
+		cvm_err("protected",
+		        "--protected-state needs --irqchip user: with %s KVM's local APICs apply "
+		        "INIT and SIPI to the registers themselves",
+		        vm->irqchip->name);
+		return -ENOTSUP;
+	}
+	if (vm->ncpus > 1 && !entry->has_ap_init) {
+		cvm_err("protected",
+		        "--protected-state with %u vCPUs: the image has no AP initial-state note "
+		        "(ELF note \"%s\" type 0x%x, docs/protected-state.md)",
+		        vm->ncpus, CVM_NOTE_NAME, CVM_NOTE_AP_INIT);
+		return -ENOTSUP;
+	}
+	if (vm->ncpus > 1 && vm->ncpus - 1 > entry->ap_init.nr_stacks) {
+		cvm_err("protected",
+		        "--protected-state with %u vCPUs: the image's AP initial-state note has "
+		        "stacks for %u APs only",
+		        vm->ncpus, entry->ap_init.nr_stacks);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
 static int __vm_create(struct cvm_vm *vm, const struct cvm_vm_config *cfg,
                        const struct cvm_boot_entry *entry)
 {
 	const char *dev = cfg->kvm_dev ? cfg->kvm_dev : getenv(CVM_KVM_DEV_ENV);
-	int e;
+	int e = check_protected(vm, entry);
+
+	if (e < 0)
+		return e;
 
 	vm->kvm_fd = open_kvm(dev && *dev ? dev : CVM_KVM_DEV_DEFAULT);
 	if (vm->kvm_fd < 0)
@@ -462,6 +547,14 @@ static int __vm_create(struct cvm_vm *vm, const struct cvm_vm_config *cfg,
 		cvm_err("kvm", "creating the %s irqchip: %s", vm->irqchip->name, strerror(-e));
 	if (e < 0)
 		return e;
+	if (!vm->irqchip->msr_filter) {
+		e = cvm_ghcb_vm_init(vm);
+		if (e < 0) {
+			cvm_err("kvm", "MSR filter for the GHCB MSR (0x%x): %s", CVM_MSR_GHCB,
+			        strerror(-e));
+			return e;
+		}
+	}
 	vm->vcpu = calloc(vm->ncpus, sizeof(*vm->vcpu));
 	if (!vm->vcpu)
 		return -ENOMEM;
@@ -501,6 +594,10 @@ int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *
 	vm->ioctl = cvm_kvm_ioctl;
 	vm->mwait.asked = cfg->mwait;
 	vm->mwait.in_force = "not-offered";
+	vm->protected_state = cfg->protected_state;
+	atomic_init(&vm->launched, false);
+	cvm_ratelimit_init(&vm->reg_log, 8, 1000000000ull);
+	cvm_ratelimit_init(&vm->ghcb_log, 8, 1000000000ull);
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	atomic_init(&vm->end_status, -1);
 	atomic_init(&vm->end_claimed, 0);

@@ -80,6 +80,14 @@ struct cvm_vm_config {
 	enum cvm_mwait_policy mwait; /* --mwait (CVM_VM_MWAIT_DEFAULT: not asked for) */
 	unsigned int work_capacity;  /* items each work-queue priority holds; 0: the default */
 	/*
+	 * Protected register state (docs/protected-state.md): from launch on, no
+	 * register of any vCPU is written (refused and counted as a corevm bug);
+	 * every AP starts from the image's AP initial-state note (entry->ap_init,
+	 * required with more than one vCPU) on its first INIT-SIPI-SIPI. Needs
+	 * CVM_IRQCHIP_USER.
+	 */
+	bool protected_state;
+	/*
 	 * Each thread installs its class's seccomp filter (docs/seccomp.md) before the
 	 * first guest entry: vCPU threads and the main thread in cvm_vm_run(), host
 	 * placement's threads when they start. false (the zero value): no filters.
@@ -99,10 +107,11 @@ typedef void (*cvm_pio_fn)(void *ctx, unsigned int vcpu, uint16_t port, unsigned
 /*
  * Opens the KVM device, checks the API version and capabilities, creates the VM,
  * its memory slots, irqchip, vCPUs (the BSP, vCPU 0, is set to `entry`; the
- * others wait for INIT-SIPI-SIPI) and work queue. Reports failures with one
- * line. Returns 0, -ENODEV/-EACCES (no usable KVM device), -E2BIG (too many
- * vCPUs), -ENOTSUP (an --mwait policy or irqchip mode this KVM cannot give), or
- * -errno.
+ * others wait for INIT-SIPI-SIPI; with cfg->protected_state they hold the
+ * state of entry->ap_init) and work queue. Reports failures with one line.
+ * Returns 0, -ENODEV/-EACCES (no usable KVM device), -E2BIG (too many vCPUs),
+ * -ENOTSUP (protected state in a mode or image that cannot have it, an --mwait
+ * policy or irqchip mode this KVM cannot give), or -errno.
  */
 int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *entry,
                   struct cvm_vm **out);

@@ -16,6 +16,7 @@
 
 #include "arch/x86/guest_abi.h"
 #include "core/counters.h"
+#include "util/ratelimit.h"
 #include "vmm/irqchip.h"
 #include "vmm/kvm_stats.h"
 #include "vmm/seccomp_filter.h"
@@ -143,7 +144,19 @@ struct cvm_vcpu_stats {
 	uint64_t smi_dropped;    /* SMIs not delivered: no SMM with this KVM (docs/irqchip.md) */
 	uint64_t apic_mmio_odd;  /* xAPIC page accesses of another size or alignment (ignored) */
 	uint64_t hlt_nmi_in_kvm; /* HLTs ended at once: KVM still held an NMI corevm had given it */
-	unsigned int ntimer_late; /* samples in timer_late_ns */
+	/* Protected state and the GHCB MSR protocol (docs/protected-state.md). */
+	uint64_t reg_writes;   /* register sets handed to KVM (regs_gate.c), launch included */
+	uint64_t first_boots;  /* protected: SIPI entries from the measured initial state */
+	uint64_t sipi_resumes; /* protected: later SIPI entries (vector ignored, no register) */
+	uint64_t ghcb_reads;   /* RDMSR 0xC0010130 */
+	uint64_t ghcb_writes;  /* WRMSR 0xC0010130 */
+	uint64_t ghcb_holds;   /* AP reset hold requests that put the vCPU in AP_RESET_HOLD */
+	uint64_t ghcb_hold_ignored; /* hold requests the lifecycle refused (an INIT came first) */
+	uint64_t ghcb_released;     /* hold responses set (INIT-SIPI woke the vCPU) */
+	uint64_t ghcb_unsupported;  /* requests with an unknown code (answered by no response) */
+	uint64_t ghcb_malformed;    /* hold requests with data bits set (refused likewise) */
+	uint64_t ghcb_no_hold_mode; /* hold requests in a mode that cannot hold (split, kernel) */
+	unsigned int ntimer_late;   /* samples in timer_late_ns */
 	uint32_t timer_late_ns
 	        [CVM_VCPU_TIMER_SAMPLES]; /* deadline -> expiry by the vCPU, first ones */
 	uint64_t ucall_reports, ucall_asserts, ucall_prints, ucall_done, ucall_bad;
@@ -188,6 +201,9 @@ struct cvm_vcpu {
 	int stats_fd;             /* kernel, split: KVM's statistics (blocking) when stats_on */
 	bool stats_on;
 	uint64_t stats_off; /* file offset of KVM's `blocking` counter in stats_fd */
+	uint64_t ghcb_msr;  /* vCPU thread only: the GHCB MSR (0xC0010130) as the guest reads it */
+	/* Register writes refused after launch: the vCPU's thread counts, stats read after join. */
+	atomic_uint_least64_t reg_refused;
 	/* Its seccomp filter, built by cvm_vcpu_start() and loaded by the thread (then freed). */
 	struct cvm_seccomp_prog sc_prog;
 	struct cvm_vcpu_stats stats;
@@ -268,7 +284,12 @@ struct cvm_vm {
 	int threads_stuck; /* vCPU threads that did not stop in time */
 	cvm_stats_fn stats_hook;
 	void *stats_hook_ctx;
-	struct cvm_place_ctl *placement;  /* host/place_ctl.h, or NULL: no placement */
+	struct cvm_place_ctl *placement; /* host/place_ctl.h, or NULL: no placement */
+	/* Protected register state (docs/protected-state.md, vmm/regs_gate.h). */
+	bool protected_state;
+	atomic_bool launched;             /* set by cvm_vm_run() before any vCPU thread starts */
+	struct cvm_ratelimit reg_log;     /* "corevm bug" lines of refused register writes */
+	struct cvm_ratelimit ghcb_log;    /* lines about unsupported GHCB MSR requests */
 	atomic_int housekeeping_reaffine; /* the main thread must re-apply its CPU set */
 	struct cvm_workq *wq;             /* idle, urgent and background work (workq.c) */
 	pthread_t run_thread;             /* cvm_vm_start() */

@@ -1,6 +1,7 @@
-/* Conversion between the core's register state and KVM's kvm_regs / kvm_sregs / kvm_debugregs. */
+/* Conversion between the core's register state and KVM's structures; the APs' measured initial state. */
 #include "vmm/x86_regs.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 void cvm_seg_to_kvm(const struct cvm_x86_seg *s, struct kvm_segment *k)
@@ -77,4 +78,42 @@ void cvm_regs_to_kvm_debug(const struct cvm_x86_regs *r, struct kvm_debugregs *d
 void cvm_regs_from_kvm_sregs(const struct kvm_sregs *sregs, struct cvm_x86_regs *r)
 {
 	r->cr0 = sregs->cr0;
+}
+
+#define AP_CR0_PE   0x1ull
+#define AP_CR0_PG   0x80000000ull
+#define AP_CR4_PAE  0x20ull
+#define AP_EFER_LME 0x100ull
+#define AP_EFER_LMA 0x400ull
+
+/* A flat 4 GiB code or data segment for `sel`; 64-bit code with `long_code`. */
+static struct cvm_x86_seg flat_seg(uint16_t sel, bool code, bool long_code)
+{
+	uint16_t ar = CVM_AR_S | CVM_AR_P | CVM_AR_G | CVM_AR_TYPE(code ? 0xb : 0x3);
+
+	ar |= long_code ? CVM_AR_L : CVM_AR_DB;
+	return (struct cvm_x86_seg){.base = 0, .limit = 0xffffffff, .selector = sel, .ar = ar};
+}
+
+void cvm_regs_from_ap_init(const struct cvm_ap_init_note *n, unsigned int vcpu, uint32_t cpuid1_eax,
+                           struct cvm_x86_regs *r)
+{
+	bool lm = n->mode == CVM_AP_MODE_LONG64;
+
+	cvm_x86_reset_regs(r, CVM_X86_RESET, cpuid1_eax);
+	memset(r->gpr, 0, sizeof(r->gpr));
+	r->gpr[CVM_RSP] = n->stack_top + (uint64_t)(vcpu - 1) * n->stack_stride;
+	r->gpr[CVM_RDI] = vcpu;
+	r->rip = n->entry;
+	r->rflags = 0x2;
+	r->cs = flat_seg(n->code_sel, true, lm);
+	r->ds = r->es = r->fs = r->gs = r->ss = flat_seg(n->data_sel, false, false);
+	r->tr = (struct cvm_x86_seg){.limit = 0x67,
+	                             .ar = CVM_AR_P | CVM_AR_TYPE(0xb)}; /* busy TSS */
+	r->gdtr = (struct cvm_x86_dtable){.base = n->gdt_base, .limit = n->gdt_limit};
+	r->idtr = (struct cvm_x86_dtable){.base = 0, .limit = 0};
+	r->cr0 = CVM_CR0_ET | AP_CR0_PE | (lm ? AP_CR0_PG : 0);
+	r->cr3 = lm ? n->cr3 : 0;
+	r->cr4 = lm ? AP_CR4_PAE : 0;
+	r->efer = lm ? AP_EFER_LME | AP_EFER_LMA : 0;
 }

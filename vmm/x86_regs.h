@@ -8,6 +8,7 @@
 
 #include <linux/kvm.h>
 
+#include "arch/x86/guest_abi.h"
 #include "core/x86_reset.h"
 
 /* KVM's segment from the core's (access rights unpacked; present-less means unusable). */
@@ -31,5 +32,15 @@ void cvm_regs_to_kvm_debug(const struct cvm_x86_regs *r, struct kvm_debugregs *d
  * current value.
  */
 void cvm_regs_from_kvm_sregs(const struct kvm_sregs *sregs, struct cvm_x86_regs *r);
+
+/*
+ * The measured initial state of AP `vcpu` (>= 1) from a validated
+ * AP initial-state note (arch/x86/guest_abi.h documents every register):
+ * the RESET state of core/x86_reset.h with the mode's control registers,
+ * flat segments for code_sel/data_sel, GDTR, RIP, RSP and RDI = vcpu.
+ * `vcpu` must be <= n->nr_stacks.
+ */
+void cvm_regs_from_ap_init(const struct cvm_ap_init_note *n, unsigned int vcpu, uint32_t cpuid1_eax,
+                           struct cvm_x86_regs *r);
 
 #endif

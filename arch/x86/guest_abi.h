@@ -76,6 +76,50 @@ enum cvm_calib_phase {
 #define CVM_GUEST_IOAPIC_BASE     0xfec00000u
 #define CVM_GUEST_LAPIC_BASE      0xfee00000u
 
+/* ---- the AP initial-state note (docs/protected-state.md) ----
+ * An image declares the register state its APs start from with an ELF note
+ * (in a PT_NOTE segment) named CVM_NOTE_NAME, type CVM_NOTE_AP_INIT, whose
+ * descriptor is exactly one struct cvm_ap_init_note (64 bytes, little endian,
+ * 4-byte aligned in the file). Under `corevm run --protected-state` corevm
+ * loads this state into every AP once, before launch (the "measured" state),
+ * and the AP's first INIT-SIPI-SIPI runs it, whatever the SIPI vector.
+ * At entry: RIP = entry, RSP = stack_top + (i - 1) * stack_stride for vCPU i
+ * (1 <= i <= nr_stacks), RDI = i (the initial APIC ID), every other
+ * general-purpose register 0, RFLAGS = 0x2 (interrupts off), GDTR as given,
+ * IDTR base 0 limit 0 (load an IDT before anything can fault), CS =
+ * code_sel and DS/ES/FS/GS/SS = data_sel with flat 4 GiB descriptors cached
+ * for the mode:
+ *   CVM_AP_MODE_PROT32: 32-bit protected mode, paging off (CR0 = PE|ET,
+ *     CR3 = CR4 = EFER = 0); cr3 must be 0.
+ *   CVM_AP_MODE_LONG64: 64-bit mode (CR0 = PE|ET|PG, CR4 = PAE, EFER =
+ *     LME|LMA, CR3 = cr3), 4-level paging. Version 1 requires the entry, the
+ *     stacks and the GDT to be identity-mapped by those page tables.
+ * Every address is guest-physical: the entry inside a loaded segment, the
+ * stacks, the GDT and the page-table root (4 KiB aligned) inside guest RAM.
+ * flags and reserved are 0; selectors have TI = RPL = 0 and are not null. */
+#define CVM_NOTE_NAME       "corevm"
+#define CVM_NOTE_AP_INIT    0x41500001u /* "AP" 1 */
+#define CVM_AP_INIT_VERSION 1u
+#define CVM_AP_MODE_PROT32  1u
+#define CVM_AP_MODE_LONG64  2u
+
+struct cvm_ap_init_note {
+	uint32_t version;      /* CVM_AP_INIT_VERSION */
+	uint32_t mode;         /* CVM_AP_MODE_PROT32 or CVM_AP_MODE_LONG64 */
+	uint64_t entry;        /* RIP at the first instruction */
+	uint64_t stack_top;    /* RSP of vCPU 1 (stacks grow down) */
+	uint64_t stack_stride; /* bytes between two APs' stack tops (each stack's size) */
+	uint32_t nr_stacks;    /* vCPUs 1 .. nr_stacks have a stack */
+	uint32_t flags;        /* 0 */
+	uint64_t cr3;          /* CVM_AP_MODE_LONG64: page-table root; else 0 */
+	uint64_t gdt_base;     /* GDTR; gdt_limit 0 with gdt_base 0: none */
+	uint16_t gdt_limit;
+	uint16_t code_sel; /* CS selector */
+	uint16_t data_sel; /* DS, ES, FS, GS, SS selector */
+	uint16_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct cvm_ap_init_note) == 64, "the note descriptor is 64 bytes");
+
 /* ---- process exit status of `corevm run` ----
  * A guest write of V to the debug-exit port ends the VM with status (V << 1) | 1,
  * as QEMU's isa-debug-exit does; corevm's own statuses are therefore even. */

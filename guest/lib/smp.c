@@ -129,6 +129,13 @@ bool guest_smp_start_one(uint32_t apic_id, uint64_t timeout_tsc)
 	return init_sipi_sipi(apic_id, 0, before + 1, timeout_tsc);
 }
 
+/* hold.c: the mode APs take (the BSP's at its last INIT or SIPI; xAPIC before any). */
+enum guest_apic_mode kit_smp_ap_apic_mode(void);
+enum guest_apic_mode kit_smp_ap_apic_mode(void)
+{
+	return ap_apic_mode ? (enum guest_apic_mode)ap_apic_mode : GUEST_APIC_XAPIC;
+}
+
 /* Called by entry.S on the AP's own stack; never returns. */
 __attribute__((noreturn)) void kit_ap_main(unsigned int index);
 void kit_ap_main(unsigned int index)

@@ -911,6 +911,151 @@ static void test_guest_memory_limits(void **state)
 	vm_free(&v);
 }
 
+/* ---- the AP initial-state note (CVM_NOTE_AP_INIT) ---- */
+
+/* A valid 64-bit note for the PVH image of pvh_elf64() in 4 MiB of RAM. */
+static struct cvm_ap_init_note ap_note(void)
+{
+	return (struct cvm_ap_init_note){
+	        .version = CVM_AP_INIT_VERSION,
+	        .mode = CVM_AP_MODE_LONG64,
+	        .entry = 0x100800,
+	        .stack_top = 0x201000,
+	        .stack_stride = 0x1000,
+	        .nr_stacks = 7,
+	        .cr3 = 0x102000,
+	        .gdt_base = 0x101000,
+	        .gdt_limit = 31,
+	        .code_sel = 0x18,
+	        .data_sel = 0x10,
+	};
+}
+
+/* Loads pvh_elf64() with `n` as its AP note into 4 MiB: the load's result. */
+static int load_with_note(const struct cvm_ap_init_note *n, size_t descsz, struct cvm_boot_entry *e)
+{
+	struct tb_elf s = pvh_elf64();
+	struct vm v;
+	size_t len;
+	int rc;
+
+	s.note[2] = (struct tb_note){CVM_NOTE_NAME, CVM_NOTE_AP_INIT, n, (uint32_t)descsz};
+	s.nnote = 3;
+	uint8_t *img = tb_build(&s, &len, NULL);
+	vm_init(&v, 4 * MiB, 0);
+	rc = load(&v, img, len, NULL, e);
+	if (rc) /* a refused note: nothing written, like any refused image */
+		assert_true(all_poison(&v, 0, 4 * MiB));
+	vm_free(&v);
+	free(img);
+	return rc;
+}
+
+static void test_ap_init_note(void **state)
+{
+	struct cvm_ap_init_note n = ap_note();
+	struct cvm_boot_entry e;
+
+	(void)state;
+	assert_int_equal(load_with_note(&n, sizeof(n), &e), 0);
+	assert_true(e.has_ap_init);
+	assert_memory_equal(&e.ap_init, &n, sizeof(n));
+	/* 32-bit mode: no page tables, everything below 4 GiB */
+	n.mode = CVM_AP_MODE_PROT32;
+	n.cr3 = 0;
+	n.gdt_base = n.gdt_limit = 0;
+	n.code_sel = 0x08;
+	assert_int_equal(load_with_note(&n, sizeof(n), &e), 0);
+	assert_true(e.has_ap_init);
+	assert_int_equal(e.ap_init.mode, CVM_AP_MODE_PROT32);
+	/* no note: none reported */
+	struct tb_elf s = pvh_elf64();
+	struct vm v;
+	size_t len;
+	uint8_t *img = tb_build(&s, &len, NULL);
+	vm_init(&v, 4 * MiB, 0);
+	e.has_ap_init = true;
+	assert_int_equal(load(&v, img, len, NULL, &e), 0);
+	assert_false(e.has_ap_init);
+	vm_free(&v);
+	free(img);
+}
+
+/* Each case breaks one field of a valid note; the load must fail naming it. */
+static void test_ap_init_note_hostile(void **state)
+{
+	static const struct {
+		size_t off, size;
+		uint64_t value;
+		const char *words;
+	} cases[] = {
+	        {offsetof(struct cvm_ap_init_note, version), 4, 2, "version 2"},
+	        {offsetof(struct cvm_ap_init_note, mode), 4, 0, "mode 0"},
+	        {offsetof(struct cvm_ap_init_note, mode), 4, 3, "mode 3"},
+	        {offsetof(struct cvm_ap_init_note, flags), 4, 1, "must be 0"},
+	        {offsetof(struct cvm_ap_init_note, reserved), 2, 1, "must be 0"},
+	        {offsetof(struct cvm_ap_init_note, code_sel), 2, 0, "selectors"},
+	        {offsetof(struct cvm_ap_init_note, data_sel), 2, 0x13, "selectors"},
+	        {offsetof(struct cvm_ap_init_note, code_sel), 2, 0x20, "GDT limit"},
+	        {offsetof(struct cvm_ap_init_note, gdt_limit), 2, 30, "GDT limit"},
+	        {offsetof(struct cvm_ap_init_note, nr_stacks), 4, 0, "0 stacks"},
+	        {offsetof(struct cvm_ap_init_note, nr_stacks), 4, 100000, "100000 stacks"},
+	        {offsetof(struct cvm_ap_init_note, stack_stride), 8, 8, "stride"},
+	        {offsetof(struct cvm_ap_init_note, stack_stride), 8, 0x1008, "stride"},
+	        {offsetof(struct cvm_ap_init_note, stack_stride), 8, 1ull << 31, "stride"},
+	        {offsetof(struct cvm_ap_init_note, stack_top), 8, 0x201004, "aligned"},
+	        {offsetof(struct cvm_ap_init_note, stack_top), 8, 0x800, "wrap"},
+	        {offsetof(struct cvm_ap_init_note, stack_top), 8, 0xfffffffffffff000ull, "wrap"},
+	        {offsetof(struct cvm_ap_init_note, stack_top), 8, 0x400000, "not inside guest RAM"},
+	        {offsetof(struct cvm_ap_init_note, entry), 8, 0x200000, "not inside a loaded"},
+	        {offsetof(struct cvm_ap_init_note, entry), 8, 0xffffffff81000000ull,
+	         "not inside a loaded"},
+	        {offsetof(struct cvm_ap_init_note, cr3), 8, 0, "page table root"},
+	        {offsetof(struct cvm_ap_init_note, cr3), 8, 0x102008, "page table root"},
+	        {offsetof(struct cvm_ap_init_note, cr3), 8, 0x4000000, "not inside guest RAM"},
+	        {offsetof(struct cvm_ap_init_note, cr3), 8, 0xfffffffffffff000ull,
+	         "not inside guest RAM"},
+	        {offsetof(struct cvm_ap_init_note, gdt_base), 8, 0x3ffff0, "GDT"},
+	        {offsetof(struct cvm_ap_init_note, gdt_base), 8, 0xfffffffffffffff0ull, "GDT"},
+	};
+	struct cvm_boot_entry e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cvm_ap_init_note n = ap_note();
+		memcpy((uint8_t *)&n + cases[i].off, &cases[i].value, cases[i].size);
+		assert_int_equal(load_with_note(&n, sizeof(n), &e), -EINVAL);
+		if (!strstr(errbuf, cases[i].words))
+			fail_msg("case %zu: reason \"%s\" does not mention \"%s\"", i, errbuf,
+			         cases[i].words);
+	}
+	/* 32-bit mode with anything above 4 GiB or page tables */
+	struct cvm_ap_init_note n = ap_note();
+	n.mode = CVM_AP_MODE_PROT32;
+	assert_int_equal(load_with_note(&n, sizeof(n), &e), -EINVAL); /* cr3 set */
+	assert_non_null(strstr(errbuf, "32-bit mode"));
+	n.cr3 = 0;
+	n.gdt_base = 0xfffffff0ull;
+	assert_int_equal(load_with_note(&n, sizeof(n), &e), -EINVAL);
+	assert_non_null(strstr(errbuf, "32-bit mode"));
+	/* descriptor sizes other than 64 bytes */
+	n = ap_note();
+	assert_int_equal(load_with_note(&n, 60, &e), -EINVAL);
+	assert_non_null(strstr(errbuf, "descriptor of 60 bytes"));
+	uint8_t big[72] = {0};
+	memcpy(big, &n, sizeof(n));
+	assert_int_equal(load_with_note((const struct cvm_ap_init_note *)big, sizeof(big), &e),
+	                 -EINVAL);
+	assert_non_null(strstr(errbuf, "descriptor of 72 bytes"));
+	/* the decoder on its own (the fuzz target's entry point): unaligned input, NULL */
+	uint8_t buf[65];
+	memcpy(buf + 1, &n, sizeof(n));
+	struct cvm_ap_init_note out;
+	assert_int_equal(cvm_ap_init_decode(buf + 1, sizeof(n), &out, errbuf, sizeof(errbuf)), 0);
+	assert_memory_equal(&out, &n, sizeof(n));
+	assert_int_equal(cvm_ap_init_decode(NULL, 64, &out, errbuf, sizeof(errbuf)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -926,6 +1071,8 @@ int main(void)
 	        cmocka_unit_test(test_hostile_headers),
 	        cmocka_unit_test(test_hostile_segments),
 	        cmocka_unit_test(test_hostile_notes),
+	        cmocka_unit_test(test_ap_init_note),
+	        cmocka_unit_test(test_ap_init_note_hostile),
 	        cmocka_unit_test(test_multiboot_header_checks),
 	        cmocka_unit_test(test_multiboot_address_fields_hostile),
 	        cmocka_unit_test(test_boot_data_limits),

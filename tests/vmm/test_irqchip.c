@@ -20,7 +20,9 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "vmm/ghcb.h"
 #include "vmm/irqchip_user.h"
+#include "vmm/regs_gate.h"
 #include "vmm/sandbox.h"
 #include "vmm/x86_regs.h"
 
@@ -160,7 +162,8 @@ struct fixture {
 	struct kvm_run *run[NCPUS];
 };
 
-static struct fixture *make_vm(const struct cvm_irqchip_ops *ops, bool no_sync_regs)
+static struct fixture *make_vm_opts(const struct cvm_irqchip_ops *ops, bool no_sync_regs,
+                                    bool protected_state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -177,6 +180,9 @@ static struct fixture *make_vm(const struct cvm_irqchip_ops *ops, bool no_sync_r
 	pthread_mutex_init(&f->vm.dev_lock, NULL);
 	atomic_init(&f->vm.end_status, -1);
 	atomic_init(&f->vm.prints_left, 0);
+	f->vm.protected_state = protected_state;
+	cvm_ratelimit_init(&f->vm.reg_log, 8, 1000000000ull);
+	cvm_ratelimit_init(&f->vm.ghcb_log, 8, 1000000000ull);
 	assert_int_equal(ops->create(&f->vm), 0);
 	for (unsigned int i = 0; i < NCPUS; i++) {
 		struct cvm_vcpu *v = &f->vcpu[i];
@@ -197,6 +203,11 @@ static struct fixture *make_vm(const struct cvm_irqchip_ops *ops, bool no_sync_r
 	return f;
 }
 
+static struct fixture *make_vm(const struct cvm_irqchip_ops *ops, bool no_sync_regs)
+{
+	return make_vm_opts(ops, no_sync_regs, false);
+}
+
 static int setup_user(void **state)
 {
 	*state = make_vm(&cvm_irqchip_user_ops, false);
@@ -206,6 +217,12 @@ static int setup_user(void **state)
 static int setup_user_no_sync_regs(void **state)
 {
 	*state = make_vm(&cvm_irqchip_user_ops, true);
+	return 0;
+}
+
+static int setup_user_protected(void **state)
+{
+	*state = make_vm_opts(&cvm_irqchip_user_ops, false, true);
 	return 0;
 }
 
@@ -1103,7 +1120,341 @@ static void test_kernel_stats_nulls(void **state)
 	json_object_put(root);
 }
 
+/* ---- protected register state, the enforcement point, the GHCB MSR protocol ---- */
+
+/* Register-set ioctls recorded since the last fake.n = 0. */
+static unsigned int reg_ioctls(void)
+{
+	return calls(KVM_SET_REGS, NULL) + calls(KVM_SET_SREGS, NULL) + calls(KVM_SET_FPU, NULL) +
+	       calls(KVM_SET_XCRS, NULL) + calls(KVM_SET_MSRS, NULL) +
+	       calls(KVM_SET_DEBUGREGS, NULL) + calls(KVM_SET_VCPU_EVENTS, NULL);
+}
+
+/* Every register set, with an argument each ioctl could take. */
+static void write_every_set(struct cvm_vcpu *v, int want)
+{
+	struct kvm_regs regs = {0};
+	struct kvm_sregs sregs = {0};
+	struct kvm_fpu fpu = {0};
+	struct kvm_xcrs xcrs = {0};
+	struct kvm_debugregs dbg = {0};
+	struct kvm_vcpu_events ev = {0};
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} efer = {.hdr.nmsrs = 1, .e = {.index = 0xc0000080, .data = 0x500}};
+
+	assert_int_equal(cvm_regs_write(v, CVM_REGSET_REGS, &regs), want);
+	assert_int_equal(cvm_regs_write(v, CVM_REGSET_SREGS, &sregs), want);
+	assert_int_equal(cvm_regs_write(v, CVM_REGSET_FPU, &fpu), want);
+	assert_int_equal(cvm_regs_write(v, CVM_REGSET_XCRS, &xcrs), want);
+	assert_int_equal(cvm_regs_write(v, CVM_REGSET_DEBUGREGS, &dbg), want);
+	assert_int_equal(cvm_regs_write(v, CVM_REGSET_EVENTS, &ev), want);
+	assert_int_equal(cvm_regs_write(v, CVM_REGSET_MSRS, &efer), want ? want : 1);
+}
+
+static void test_gate_refuses_after_launch(void **state)
+{
+	struct fixture *f = *state;
+	struct cvm_vcpu *v = &f->vcpu[1];
+	struct kvm_run *r = f->run[1];
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} base = {.hdr.nmsrs = 1, .e = {.index = CVM_MSR_APIC_BASE, .data = APIC | 0x800}};
+
+	/*
+	 * Before launch every set goes through: that is where measured state is
+	 * loaded, on the main thread before any seccomp filter.
+	 */
+	fake.filter_vm = NULL;
+	write_every_set(v, 0);
+	assert_int_equal(reg_ioctls(), 7);
+	assert_int_equal(v->stats.reg_writes, 7);
+	assert_int_equal(cvm_regs_refused(v), 0);
+	/* After launch: refused, not issued, counted; kvm_run's dirty bits untouched. */
+	fake.filter_vm = &f->vm; /* what is issued now, a confined vCPU thread issues */
+	atomic_store(&f->vm.launched, true);
+	assert_true(cvm_regs_locked(v));
+	fake.n = 0;
+	r->kvm_dirty_regs = 0;
+	write_every_set(v, -EPERM);
+	assert_int_equal(cvm_regs_write_sync(v, KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS), -EPERM);
+	assert_int_equal(cvm_regs_write_sync(v, KVM_SYNC_X86_EVENTS), -EPERM);
+	assert_int_equal(r->kvm_dirty_regs, 0);
+	assert_int_equal(fake.n, 0);
+	assert_int_equal(cvm_regs_refused(v), 9);
+	assert_int_equal(v->stats.reg_writes, 7);
+	assert_int_equal(cvm_regs_write(v, CVM_REGSET_NR, &base), -EINVAL);
+	/* APIC state and injections are not register writes: allowed. */
+	assert_int_equal(cvm_regs_write(v, CVM_REGSET_MSRS, &base), 1);
+	assert_int_equal(cvm_regs_inject_intr_ioctl(v, 0x41), 0);
+	assert_int_equal(cvm_regs_inject_nmi_ioctl(v), 0);
+	cvm_regs_inject_sync(v);
+	cvm_regs_set_cr8(v, 5);
+	assert_int_equal(r->kvm_dirty_regs, KVM_SYNC_X86_EVENTS);
+	assert_int_equal(r->cr8, 5);
+	assert_int_equal(
+	        calls(KVM_SET_MSRS, NULL) + calls(KVM_INTERRUPT, NULL) + calls(KVM_NMI, NULL), 3);
+	assert_int_equal(cvm_regs_refused(v), 9);
+	/* The statistics say so. */
+	struct json_object *root = cvm_vm_stats_json(&f->vm);
+	struct json_object *vm = json_object_object_get(root, "vm");
+	struct json_object *p = json_object_object_get(
+	        json_object_array_get_idx(json_object_object_get(root, "vcpus"), 1), "protected");
+	assert_true(json_object_get_boolean(json_object_object_get(vm, "protected_state")));
+	assert_int_equal(json_object_get_int(json_object_object_get(vm, "reg_writes_refused")), 9);
+	assert_int_equal(json_object_get_int(json_object_object_get(vm, "reg_log_suppressed")), 1);
+	assert_int_equal(json_object_get_int(json_object_object_get(p, "reg_writes_refused")), 9);
+	json_object_put(root);
+}
+
+static void test_gate_allows_without_protection(void **state)
+{
+	struct fixture *f = *state;
+	struct cvm_vcpu *v = &f->vcpu[2];
+
+	atomic_store(&f->vm.launched, true);
+	assert_false(cvm_regs_locked(v));
+	/*
+	 * The gate on its own: corevm's vCPU threads never write FPU, XCRS or debug
+	 * state this way, so this is not what their seccomp filter allows (the other
+	 * tests check the hooks' calls against it).
+	 */
+	fake.filter_vm = NULL;
+	write_every_set(v, 0);
+	assert_int_equal(cvm_regs_write_sync(v, KVM_SYNC_X86_REGS), 0);
+	assert_int_equal(f->run[2]->kvm_dirty_regs, KVM_SYNC_X86_REGS);
+	assert_int_equal(reg_ioctls(), 7);
+	assert_int_equal(cvm_regs_refused(v), 0);
+}
+
+/* A GHCB MSR write from `cpu`, then what the vCPU loop would do next. */
+static enum cvm_vcpu_action ghcb_write(struct fixture *f, unsigned int cpu, uint64_t value)
+{
+	assert_int_equal(msr(f, cpu, true, CVM_MSR_GHCB, &value), 0);
+	return f->vm.irqchip->pre_entry ? pre_entry(f, cpu) : CVM_VACT_CONTINUE;
+}
+
+/* A sleeping vCPU woken for nothing (or by a kick): the loop looks again (vcpu.c). */
+static enum cvm_vcpu_action woken_for_nothing(struct fixture *f, unsigned int cpu)
+{
+	f->vcpu[cpu].reeval = true;
+	return pre_entry(f, cpu);
+}
+
+static uint64_t ghcb_read(struct fixture *f, unsigned int cpu)
+{
+	uint64_t v = 0;
+
+	assert_int_equal(msr(f, cpu, false, CVM_MSR_GHCB, &v), 0);
+	return v;
+}
+
+/* AP 1 from power-on to running at its first SIPI (vector 0x9f: ignored when protected). */
+static void boot_ap1(struct fixture *f)
+{
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK);
+	send_ipi(f, 0, 1, 0x4500);
+	send_ipi(f, 0, 1, 0x469f);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+}
+
+/*
+ * Protected state, user mode: the first INIT-SIPI-SIPI runs the measured
+ * state (no register write, vector ignored); the AP parks by AP reset hold;
+ * INIT alone leaves it held; SIPI releases it; its next read of the GHCB MSR
+ * is the response. Not one register write, not one refusal.
+ */
+static void test_protected_boot_and_hold(void **state)
+{
+	struct fixture *f = *state;
+	struct cvm_vcpu *v = &f->vcpu[1];
+	struct cvm_uvcpu *u = cvm_uvcpu(v);
+
+	atomic_store(&f->vm.launched, true);
+	fake.n = 0;
+	boot_ap1(f);
+	assert_int_equal(reg_ioctls(), 0);
+	assert_int_equal(f->run[1]->kvm_dirty_regs & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS), 0);
+	assert_int_equal(v->stats.first_boots, 1);
+	send_ipi(f, 0, 1, 0x469f); /* the second SIPI: discarded */
+	assert_int_equal(ctr(f, 1, CVM_CTR_SIPI_DISCARDED_RUNNING), 1);
+
+	assert_int_equal(ghcb_read(f, 1), 0);
+	assert_int_equal(ghcb_write(f, 1, CVM_GHCB_AP_RESET_HOLD_REQ), CVM_VACT_BLOCK);
+	assert_int_equal(u->lc.mp, CVM_MP_AP_RESET_HOLD);
+	assert_int_equal(v->stats.ghcb_holds, 1);
+	send_ipi(f, 0, 1, 0x469f); /* SIPI without INIT: discarded, still held */
+	assert_int_equal(ctr(f, 1, CVM_CTR_SIPI_DISCARDED_HOLD), 1);
+	assert_int_equal(woken_for_nothing(f, 1), CVM_VACT_BLOCK);
+	send_ipi(f, 0, 1, 0x4500); /* INIT alone: still held */
+	send_ipi(f, 0, 1, 0x4500);
+	assert_int_equal(woken_for_nothing(f, 1), CVM_VACT_BLOCK);
+	assert_int_equal(u->lc.mp, CVM_MP_AP_RESET_HOLD);
+	assert_int_equal(ctr(f, 1, CVM_CTR_HOLD_INIT), 2);
+	send_ipi(f, 0, 1, 0x4612); /* SIPI: released, the vector ignored */
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	assert_int_equal(u->lc.mp, CVM_MP_RUNNABLE);
+	assert_int_equal(ghcb_read(f, 1), CVM_GHCB_HOLD_WOKEN);
+	assert_int_equal(v->stats.ghcb_released, 1);
+	assert_int_equal(ctr(f, 1, CVM_CTR_HOLD_RELEASES), 1);
+
+	/* INIT-SIPI to the running AP: no register either; it resumes where it was. */
+	send_ipi(f, 0, 1, 0x4500);
+	send_ipi(f, 0, 1, 0x4612);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	assert_int_equal(v->stats.sipi_resumes, 1);
+	assert_int_equal(reg_ioctls(), 0);
+	assert_int_equal(f->run[1]->kvm_dirty_regs & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS), 0);
+	assert_int_equal(cvm_regs_refused(v), 0);
+	assert_int_equal(v->stats.reg_writes, 0);
+
+	/* Held at the end: MP state 9 in the statistics. */
+	assert_int_equal(ghcb_write(f, 1, CVM_GHCB_AP_RESET_HOLD_REQ), CVM_VACT_BLOCK);
+	f->vm.irqchip->thread_exit(v);
+	struct json_object *root = cvm_vm_stats_json(&f->vm);
+	struct json_object *o = json_object_array_get_idx(json_object_object_get(root, "vcpus"), 1);
+	assert_string_equal(json_object_get_string(json_object_object_get(o, "mp_state_at_exit")),
+	                    "ap_reset_hold");
+	assert_int_equal(json_object_get_int(json_object_object_get(o, "mp_state_code_at_exit")),
+	                 9);
+	o = json_object_object_get(o, "ghcb");
+	assert_int_equal(json_object_get_int(json_object_object_get(o, "hold_requests")), 2);
+	assert_int_equal(json_object_get_int(json_object_object_get(o, "hold_responses")), 1);
+	json_object_put(root);
+}
+
+/* Without protected state the hold works the same: the release writes no register. */
+static void test_hold_without_protection(void **state)
+{
+	struct fixture *f = *state;
+	struct cvm_vcpu *v = &f->vcpu[1];
+
+	boot_ap1(f); /* an ordinary SIPI entry: registers loaded */
+	assert_int_equal(f->run[1]->s.regs.sregs.cs.selector, 0x9f00);
+	f->run[1]->kvm_dirty_regs = 0;
+	fake.n = 0;
+	assert_int_equal(ghcb_write(f, 1, CVM_GHCB_AP_RESET_HOLD_REQ), CVM_VACT_BLOCK);
+	send_ipi(f, 0, 1, 0x4500);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK);
+	send_ipi(f, 0, 1, 0x4612);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	assert_int_equal(reg_ioctls(), 0);
+	/* Nor a read for it: a held vCPU does not park its debug registers. */
+	assert_int_equal(calls(KVM_GET_DEBUGREGS, NULL), 0);
+	assert_int_equal(f->run[1]->kvm_dirty_regs & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS), 0);
+	assert_int_equal(ghcb_read(f, 1), CVM_GHCB_HOLD_WOKEN);
+	/* An INIT that overtakes the request: the hold is refused, "not woken" is the answer. */
+	send_ipi(f, 0, 1, 0x4500);
+	assert_int_equal(ghcb_write(f, 1, CVM_GHCB_AP_RESET_HOLD_REQ), CVM_VACT_BLOCK);
+	assert_int_equal(v->stats.ghcb_hold_ignored, 1);
+	assert_int_equal(cvm_uvcpu(v)->lc.mp, CVM_MP_INIT_RECEIVED);
+	send_ipi(f, 0, 1, 0x4612);
+	assert_int_equal(pre_entry(f, 1), CVM_VACT_CONTINUE);
+	assert_int_equal(ghcb_read(f, 1), CVM_GHCB_HOLD_PENDING);
+}
+
+static void test_ghcb_unsupported_requests(void **state)
+{
+	static const uint64_t bad[] = {0,
+	                               1,
+	                               2,
+	                               5,
+	                               7,
+	                               CVM_GHCB_HOLD_WOKEN,
+	                               0x100,
+	                               0xfff,
+	                               ~0ull,
+	                               (1ull << 12) | 6,
+	                               0x8000000000000006ull};
+	struct fixture *f = *state;
+	struct cvm_vcpu *v = &f->vcpu[0];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* No #GP, no hold: the value stays as written (no response), the vCPU runs on. */
+		assert_int_equal(ghcb_write(f, 0, bad[i]), CVM_VACT_CONTINUE);
+		assert_int_equal(ghcb_read(f, 0), bad[i]);
+		assert_int_equal(cvm_uvcpu(v)->lc.mp, CVM_MP_RUNNABLE);
+	}
+	assert_int_equal(v->stats.ghcb_unsupported, 9);
+	assert_int_equal(v->stats.ghcb_malformed, 2);
+	assert_int_equal(v->stats.ghcb_holds, 0);
+	assert_int_equal(v->stats.msr_gp, 0);
+	/* 8 lines at once, then the rate limit: 3 held back. */
+	assert_int_equal(cvm_ratelimit_suppressed(&f->vm.ghcb_log), 3);
+	assert_int_equal(cvm_ghcb_classify(6), CVM_GHCB_HOLD);
+	assert_int_equal(cvm_ghcb_classify(0x1006), CVM_GHCB_MALFORMED);
+	assert_int_equal(cvm_ghcb_classify(0x1007), CVM_GHCB_UNSUPPORTED);
+}
+
+/* split: KVM owns INIT and SIPI, so the hold is refused (no response); other MSRs #GP. */
+static void test_ghcb_split_refuses_hold(void **state)
+{
+	struct fixture *f = *state;
+	struct cvm_vcpu *v = &f->vcpu[0];
+	uint64_t x = 0;
+
+	assert_int_equal(ghcb_write(f, 0, CVM_GHCB_AP_RESET_HOLD_REQ), CVM_VACT_CONTINUE);
+	assert_int_equal(ghcb_read(f, 0), CVM_GHCB_AP_RESET_HOLD_REQ);
+	assert_int_equal(v->stats.ghcb_no_hold_mode, 1);
+	assert_int_equal(v->stats.ghcb_holds, 0);
+	assert_int_equal(msr(f, 0, false, 0x1234, &x), 1);
+	assert_int_equal(v->stats.msr_gp, 1);
+}
+
+/* The measured initial state of a note, in KVM's structures. */
+static void test_ap_init_regs(void **state)
+{
+	struct cvm_ap_init_note n = {.version = 1,
+	                             .mode = CVM_AP_MODE_LONG64,
+	                             .entry = 0x1013b1,
+	                             .stack_top = 0x115000,
+	                             .stack_stride = 0x1000,
+	                             .nr_stacks = 255,
+	                             .cr3 = 0x107000,
+	                             .gdt_base = 0x106020,
+	                             .gdt_limit = 31,
+	                             .code_sel = 0x18,
+	                             .data_sel = 0x10};
+	struct cvm_x86_regs r;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	(void)state;
+	cvm_regs_from_ap_init(&n, 3, 0x806f8, &r);
+	cvm_regs_to_kvm(&r, APIC | CVM_APIC_BASE_EN, &regs, &sregs);
+	assert_int_equal(regs.rip, 0x1013b1);
+	assert_int_equal(regs.rsp, 0x117000);
+	assert_int_equal(regs.rdi, 3);
+	assert_int_equal(regs.rax | regs.rbx | regs.rcx | regs.rdx | regs.rsi | regs.rbp, 0);
+	assert_int_equal(regs.rflags, 2);
+	assert_int_equal(sregs.cs.selector, 0x18);
+	assert_int_equal(sregs.cs.l, 1);
+	assert_int_equal(sregs.cs.db, 0);
+	assert_int_equal(sregs.ss.selector, 0x10);
+	assert_int_equal(sregs.ss.db, 1);
+	assert_int_equal(sregs.gdt.base, 0x106020);
+	assert_int_equal(sregs.gdt.limit, 31);
+	assert_int_equal(sregs.idt.limit, 0);
+	assert_int_equal(sregs.cr0, 0x80000011);
+	assert_int_equal(sregs.cr3, 0x107000);
+	assert_int_equal(sregs.cr4, 0x20);
+	assert_int_equal(sregs.efer, 0x500);
+	assert_int_equal(sregs.tr.type, 0xb);
+	n.mode = CVM_AP_MODE_PROT32;
+	n.cr3 = 0;
+	cvm_regs_from_ap_init(&n, 1, 0x806f8, &r);
+	cvm_regs_to_kvm(&r, APIC | CVM_APIC_BASE_EN, &regs, &sregs);
+	assert_int_equal(regs.rsp, 0x115000);
+	assert_int_equal(sregs.cs.l, 0);
+	assert_int_equal(sregs.cs.db, 1);
+	assert_int_equal(sregs.cr0, 0x11);
+	assert_int_equal(sregs.cr3 | sregs.cr4 | sregs.efer, 0);
+}
+
 #define USER(t)   cmocka_unit_test_setup_teardown(t, setup_user, teardown)
+#define PROT(t)   cmocka_unit_test_setup_teardown(t, setup_user_protected, teardown)
 #define SPLIT(t)  cmocka_unit_test_setup_teardown(t, setup_split, teardown)
 #define NOSYNC(t) cmocka_unit_test_setup_teardown(t, setup_user_no_sync_regs, teardown)
 
@@ -1136,6 +1487,13 @@ int main(void)
 	        cmocka_unit_test(test_regs_conversion),
 	        USER(test_user_stats),
 	        cmocka_unit_test(test_kernel_stats_nulls),
+	        PROT(test_gate_refuses_after_launch),
+	        USER(test_gate_allows_without_protection),
+	        PROT(test_protected_boot_and_hold),
+	        USER(test_hold_without_protection),
+	        USER(test_ghcb_unsupported_requests),
+	        SPLIT(test_ghcb_split_refuses_hold),
+	        cmocka_unit_test(test_ap_init_regs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,27 @@ static void test_defaults(void **state)
 	assert_int_equal(a.nmodules, 0);
 	assert_null(a.stats);
 	assert_int_equal(a.timeout_ns, 0);
+	assert_false(a.protected_state);
 	assert_string_equal(a.image, "guest.elf");
+}
+
+static void test_protected_state(void **state)
+{
+	struct cvm_run_args a;
+	char err[160];
+
+	assert_int_equal(PARSE(&a, err, "--protected-state", "--cpus", "4", "img"), 0);
+	assert_true(a.protected_state);
+	assert_int_equal(PARSE(&a, err, "--irqchip", "user", "img", "--protected-state"), 0);
+	assert_true(a.protected_state);
+	/* KVM owns INIT and SIPI in the other modes: one line naming both options. */
+	assert_int_equal(PARSE(&a, err, "--protected-state", "--irqchip", "split", "img"), -EINVAL);
+	assert_non_null(strstr(err, "--protected-state needs --irqchip user"));
+	assert_non_null(strstr(err, "--irqchip split"));
+	assert_int_equal(PARSE(&a, err, "--irqchip", "kernel", "--protected-state", "img"),
+	                 -EINVAL);
+	assert_non_null(strstr(err, "--irqchip kernel"));
+	assert_int_equal(PARSE(&a, err, "--protected-state=yes", "img"), -EINVAL);
 }
 
 static void test_every_option(void **state)
@@ -173,9 +193,10 @@ static void test_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_every_option),
-	        cmocka_unit_test(test_irqchip_modes), cmocka_unit_test(test_help),
-	        cmocka_unit_test(test_refusals),      cmocka_unit_test(test_mwait_policies),
+	        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_protected_state),
+	        cmocka_unit_test(test_every_option),   cmocka_unit_test(test_irqchip_modes),
+	        cmocka_unit_test(test_help),           cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_mwait_policies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
