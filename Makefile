@@ -15,7 +15,7 @@ COREVM    = $(BUILD)/tools/corevm
 SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all deps build san demo check test test-san format format-check coverage fuzz fuzz-build \
-	fuzz-short fuzz-seeds bench bench-boot bench-core bench-host bench-sim bench-lifecycle bench-reset-hold clean
+	fuzz-short fuzz-seeds bench bench-boot bench-core bench-host bench-sim bench-lifecycle bench-reset-hold bench-idle clean
 
 all: build
 
@@ -84,7 +84,7 @@ fuzz-short: fuzz-build
 fuzz-seeds: fuzz-build
 	$(FUZZ)/fuzz/fuzz_gen_seeds fuzz/corpus
 
-bench: bench-boot bench-core bench-host bench-sim bench-lifecycle bench-reset-hold
+bench: bench-boot bench-core bench-host bench-sim bench-lifecycle bench-reset-hold bench-idle
 
 # The demo guest under corevm and QEMU microvm: medians and ratios (installs QEMU if missing).
 bench-boot: build
@@ -107,6 +107,10 @@ bench-reset-hold: build
 	bench/reset-hold/run.sh
 
 # The simulator's event rate and the 512-vCPU host's wall time (not part of check).
+# The work queue: kick-to-run latency vs a bare kick, idle-work throughput, guest progress cost.
+bench-idle: build
+	$(BUILD)/bench/idle/bench_idle $(BUILD)/guest $(ROUNDS)
+
 bench-sim: build
 	$(BUILD)/bench/sim/bench_sim scenarios
 

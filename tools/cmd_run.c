@@ -174,6 +174,7 @@ static int run(struct run_state *s)
 	        .irqchip = s->a.irqchip,
 	        .gmem = &s->gm,
 	        .boot_name = protocol_name(s->entry.protocol),
+	        .mwait = s->a.mwait,
 	        .protected_state = s->a.protected_state,
 	        .seccomp = !s->a.no_seccomp,
 	};

@@ -20,6 +20,11 @@ const char cvm_run_usage[] =
         "  --irqchip MODE        interrupt controllers: user (default: corevm's local APICs\n"
         "                        and I/O APIC own INIT, SIPI, HLT), split (KVM's local\n"
         "                        APICs, corevm's I/O APIC) or kernel (all in KVM)\n"
+        "  --mwait native|nop|yield|exit\n"
+        "                        what the guest's MWAIT does: run in the guest, a NOP,\n"
+        "                        a NOP that yields the host CPU, an exit to corevm's idle\n"
+        "                        work; corevm says what this KVM cannot give and what it\n"
+        "                        does instead (docs/idle-work.md)\n"
         "  --boot auto|multiboot|pvh\n"
         "                        boot protocol (default auto: PVH if the image has the note)\n"
         "  --cmdline STR         the guest's command line\n"
@@ -54,6 +59,7 @@ enum {
 	OPT_MODULE,
 	OPT_STATS,
 	OPT_TIMEOUT,
+	OPT_MWAIT,
 	OPT_PROTECTED,
 	OPT_NO_SECCOMP,
 };
@@ -67,6 +73,7 @@ static const struct option options[] = {
         {"module", required_argument, NULL, OPT_MODULE},
         {"stats", required_argument, NULL, OPT_STATS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"mwait", required_argument, NULL, OPT_MWAIT},
         {"protected-state", no_argument, NULL, OPT_PROTECTED},
         {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"verbose", no_argument, NULL, 'v'},
@@ -131,6 +138,19 @@ static int parse_one(int opt, char *arg, struct cvm_run_args *a, char *err, size
 		else
 			return fail(err, errlen, "--irqchip %s: unknown mode (user, split, kernel)",
 			            arg);
+		return 0;
+	case OPT_MWAIT:
+		if (!strcmp(arg, "native"))
+			a->mwait = CVM_VM_MWAIT_NATIVE;
+		else if (!strcmp(arg, "nop"))
+			a->mwait = CVM_VM_MWAIT_NOP;
+		else if (!strcmp(arg, "yield"))
+			a->mwait = CVM_VM_MWAIT_YIELD;
+		else if (!strcmp(arg, "exit"))
+			a->mwait = CVM_VM_MWAIT_EXIT;
+		else
+			return fail(err, errlen,
+			            "--mwait %s: unknown policy (native, nop, yield, exit)", arg);
 		return 0;
 	case OPT_BOOT:
 		if (!strcmp(arg, "auto"))

@@ -29,6 +29,7 @@ struct cvm_run_args {
 	unsigned int cpus;
 	uint64_t mem;
 	enum cvm_irqchip_mode irqchip;
+	enum cvm_mwait_policy mwait; /* CVM_VM_MWAIT_DEFAULT unless --mwait */
 	enum cvm_boot_protocol boot;
 	const char *cmdline; /* NULL: empty */
 	struct cvm_run_module_arg module[CVM_RUN_MAX_MODULES];

@@ -46,7 +46,7 @@ struct cvm_irqchip_sc_group {
  *   create (VM fd exists, no vCPU yet) -> vcpu_init (each vCPU fd, main thread,
  *   after KVM_SET_CPUID2) -> on each vCPU thread: thread_init once, then
  *   pre_entry before every KVM_RUN, handle_exit on every exit before the
- *   generic dispatch, block in the BLOCKED state, thread_exit once in EXITING
+ *   generic dispatch, block in the asleep states, thread_exit once in EXITING
  *   -> after every thread is joined: stats (main thread) -> destroy.
  * set_irq may be called from any thread at any time between create and
  * destroy (devices, with the device lock held).
@@ -71,13 +71,22 @@ struct cvm_irqchip_ops {
 	/* Exits the irqchip owns (HLT, APIC MMIO, MSRs, EOI); CVM_VACT_NOT_MINE otherwise. */
 	enum cvm_vcpu_action (*handle_exit)(struct cvm_vcpu *vcpu, struct kvm_run *run);
 	/*
-	 * BLOCKED: sleep until an event for this vCPU or a mailbox request (STOP)
-	 * arrives; returns CONTINUE (go back to pre_entry) or STOP. The wake hook
-	 * must end the sleep. Irqchips without it never block.
+	 * Asleep (HALTED, WAIT_SIPI, RESET_HOLD: the state pre_entry chose through
+	 * vcpu->sleep_state): sleep until an event for this vCPU, a mailbox request
+	 * or work (cvm_workq_pending()) arrives, or return at once if one is there;
+	 * returns CONTINUE or STOP. The wake hook must end the sleep. Irqchips
+	 * without it never block.
 	 */
 	enum cvm_vcpu_action (*block)(struct cvm_vcpu *vcpu);
-	/* Ends the block hook's sleep (a mailbox request was posted); any thread. */
+	/* Ends the block hook's sleep (a mailbox request or work was posted); any thread. */
 	void (*wake)(struct cvm_vcpu *vcpu);
+	/*
+	 * On the vCPU thread, asleep (between idle-work chunks, and after block
+	 * returned): whether something for the guest ends the sleep (an accepted
+	 * event, a due timer). False: only work woke it, stay asleep. Required
+	 * with block.
+	 */
+	bool (*wake_pending)(struct cvm_vcpu *vcpu);
 	/* EXITING, on the vCPU thread: final MP state and counters into vcpu->stats. */
 	void (*thread_exit)(struct cvm_vcpu *vcpu);
 	/* Device interrupt line (GSI) level change; returns 0 or -errno. */

@@ -23,6 +23,7 @@
 #include "util/log.h"
 #include "vmm/ghcb.h"
 #include "vmm/regs_gate.h"
+#include "vmm/workq.h"
 #include "vmm/x86_regs.h"
 
 #define MSR_IA32_TSC 0x10u
@@ -80,7 +81,7 @@ static void wake_add(struct wake_batch *b, struct cvm_vcpu *v)
 	if (atomic_exchange(&u->events, 1))
 		return;
 	s = atomic_load(&v->state); /* seq_cst after the exchange: see the header */
-	if (s == CVM_VCPU_BLOCKED) {
+	if (cvm_vcpu_state_asleep(s)) {
 		unsigned int g = v->index / SLEEP_GROUP;
 		/* sleep_bits[g] is valid only once its group is in. */
 		if (!(b->groups & (1u << g))) {
@@ -202,7 +203,7 @@ static bool init_without_wake(struct cvm_uchip *c, struct cvm_vcpu *t, const str
 	struct cvm_uvcpu *u = cvm_uvcpu(t);
 
 	if (m->mode != CVM_DM_INIT || !cvm_lc_waiting(&u->lc) ||
-	    atomic_load(&t->state) != CVM_VCPU_BLOCKED)
+	    !cvm_vcpu_state_asleep(atomic_load(&t->state)))
 		return false;
 	struct cvm_lapic_fx fx;
 	cvm_lapic_init_reset(&u->lapic, &fx);
@@ -442,6 +443,23 @@ static void park(struct cvm_vcpu *v)
 	u->parked = v->vm->ioctl(v->fd, KVM_GET_DEBUGREGS, &u->parked_dbg) == 0;
 }
 
+/* MP states in which the vCPU cannot run (the eventfd's "before" side, vm.h). */
+static bool mp_asleep(uint8_t mp)
+{
+	return mp == CVM_MP_HALTED || mp == CVM_MP_UNINITIALIZED || mp == CVM_MP_INIT_RECEIVED ||
+	       mp == CVM_MP_SIPI_RECEIVED || mp == CVM_MP_AP_RESET_HOLD;
+}
+
+/* The vCPU thread's asleep state for the core's state at a BLOCK. */
+static uint8_t sleep_state_of(const struct cvm_lc *lc)
+{
+	if (lc->mp == CVM_MP_AP_RESET_HOLD)
+		return CVM_VCPU_RESET_HOLD;
+	if (cvm_lc_waiting(lc))
+		return CVM_VCPU_WAIT_SIPI;
+	return CVM_VCPU_HALTED; /* HALTED; a core PAUSE is never asked for by corevm */
+}
+
 /* Whether a sleeping vCPU in this state can only be woken by NMI, SMI, INIT or SIPI. */
 static bool sleeps_for_good(const struct cvm_uvcpu *u, const struct kvm_run *run)
 {
@@ -507,7 +525,8 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		struct cvm_lc_action a;
 		uint64_t now = 0, deadline;
 		int vec = -1, e = 0;
-		bool more = false, check = false, for_good = false, held = false;
+		bool more = false, check = false, for_good = false, held = false, woke;
+		uint8_t mp0;
 
 		pthread_mutex_lock(&u->lock);
 		atomic_store_explicit(&u->events, 0, memory_order_relaxed);
@@ -520,7 +539,9 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		in.intr_pending = cvm_lapic_pending(&u->lapic) >= 0;
 		in.intr_window = intr_ok && run->if_flag &&
 		                 (u->lc.mp == CVM_MP_HALTED || run->ready_for_interrupt_injection);
+		mp0 = u->lc.mp;
 		a = cvm_lc_next(&u->lc, &u->ctr, &in);
+		woke = mp_asleep(mp0) && u->lc.mp == CVM_MP_RUNNABLE;
 		switch (a.kind) {
 		case CVM_ACT_INJECT_INTR:
 			vec = cvm_lapic_ack(&u->lapic, &u->ctr);
@@ -538,6 +559,7 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 			cvm_regs_set_cr8(v, 0);
 			break;
 		case CVM_ACT_BLOCK:
+			v->sleep_state = sleep_state_of(&u->lc);
 			u->sleep_until = cvm_lapic_next_deadline(&u->lapic);
 			for_good = sleeps_for_good(u, run);
 			held = u->lc.mp == CVM_MP_AP_RESET_HOLD;
@@ -555,6 +577,8 @@ static enum cvm_vcpu_action evaluate(struct cvm_vcpu *v)
 		deadline = cvm_lapic_next_deadline(&u->lapic);
 		pthread_mutex_unlock(&u->lock);
 
+		if (woke)
+			cvm_vcpu_signal_runnable(v); /* the poll()-able vCPU: vm.h has the rule */
 		c->timer->arm(v, deadline, now);
 		switch (a.kind) {
 		case CVM_ACT_RUN:
@@ -636,11 +660,12 @@ static enum cvm_vcpu_action user_pre_entry(struct cvm_vcpu *v)
 }
 
 /*
- * BLOCKED: sleep on the group's futex word with this vCPU's bit until a waker
+ * Asleep: sleep on the group's futex word with this vCPU's bit until a waker
  * bumps it, or (vcpu timer strategy) until the local APIC timer's deadline.
- * The state is BLOCKED (seq_cst) already and the word is read before the
- * events flag: an event set before the read is seen here, one set after it
- * bumps the word (futex_wait then returns at once) or wakes the sleeper.
+ * The state is asleep (seq_cst) already and the word is read before the events
+ * flag, the mailbox and the work lists: news published before the read is
+ * seen here; news published after it bumps the word (futex_wait then returns
+ * at once) or wakes the sleeper (docs/idle-work.md).
  */
 static enum cvm_vcpu_action user_block(struct cvm_vcpu *v)
 {
@@ -652,7 +677,8 @@ static enum cvm_vcpu_action user_block(struct cvm_vcpu *v)
 	struct timespec ts = {.tv_sec = (time_t)(until / 1000000000ull),
 	                      .tv_nsec = (long)(until % 1000000000ull)};
 
-	if (atomic_load(&v->mbox.pending) || atomic_load(&u->events))
+	if (atomic_load(&v->mbox.pending) || atomic_load(&u->events) || cvm_workq_pending(v) ||
+	    (until != CVM_NO_DEADLINE && cvm_uchip_now() >= until))
 		return CVM_VACT_CONTINUE;
 	v->stats.sleeps++;
 	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_BITSET_PRIVATE, seen,
@@ -660,7 +686,16 @@ static enum cvm_vcpu_action user_block(struct cvm_vcpu *v)
 	return CVM_VACT_CONTINUE;
 }
 
-/* A mailbox request (STOP) for a sleeping vCPU: the kick signal does not end a futex sleep. */
+/* Asleep: an accepted event, or (vcpu timer strategy) the APIC timer's deadline passed. */
+static bool user_wake_pending(struct cvm_vcpu *v)
+{
+	struct cvm_uvcpu *u = cvm_uvcpu(v);
+	uint64_t until = cvm_uchip(v->vm)->timer->sleep_timeout ? u->sleep_until : CVM_NO_DEADLINE;
+
+	return atomic_load(&u->events) || (until != CVM_NO_DEADLINE && cvm_uchip_now() >= until);
+}
+
+/* A mailbox request or work for a sleeping vCPU: the kick signal does not end a futex sleep. */
 static void user_wake(struct cvm_vcpu *v)
 {
 	struct cvm_uchip *c = cvm_uchip(v->vm);
@@ -1195,6 +1230,7 @@ const struct cvm_irqchip_ops cvm_irqchip_user_ops = {
         .handle_exit = user_handle_exit,
         .block = user_block,
         .wake = user_wake,
+        .wake_pending = user_wake_pending,
         .thread_exit = user_thread_exit,
         .set_irq = user_set_irq,
         .stats = user_stats,

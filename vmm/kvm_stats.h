@@ -18,6 +18,7 @@ enum cvm_kvm_stat {
 	CVM_KVM_STAT_MMIO_EXITS,
 	CVM_KVM_STAT_SIGNAL_EXITS,
 	CVM_KVM_STAT_INSN_EMULATION,
+	CVM_KVM_STAT_HALT_WAIT_NS, /* time halted inside KVM (kernel, split: docs/idle-work.md) */
 	CVM_KVM_NSTATS,
 };
 
@@ -30,5 +31,13 @@ extern const char *const cvm_kvm_stat_names[CVM_KVM_NSTATS];
  * binary statistics. Bounded: refuses absurd header values from the kernel.
  */
 uint32_t cvm_kvm_vcpu_stats(int vcpu_fd, uint64_t out[CVM_KVM_NSTATS]);
+
+/*
+ * Opens the statistics of the vCPU behind `vcpu_fd` for repeated reads of the
+ * counter `name` (e.g. "blocking"): returns the statistics fd and sets *off to
+ * the counter's file offset (read it with one 8-byte pread), or -errno
+ * (-ENOENT: KVM has no such counter; the fd is then closed).
+ */
+int cvm_kvm_stat_open(int vcpu_fd, const char *name, uint64_t *off);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "vmm/sandbox.h"
 #include "vmm/test_hook.h"
 #include "vmm/vm_internal.h"
+#include "vmm/workq.h"
 
 #define CVM_JOIN_TIMEOUT_S 10 /* for all vCPU threads together, after the stop requests */
 
@@ -122,6 +124,11 @@ static int start_threads(struct cvm_vm *vm)
 	int e = 0;
 
 	gate_close(vm);
+	/* The worker first: it is created unconfined and confines itself (docs/seccomp.md). */
+	e = cvm_workq_start(vm);
+	if (e < 0)
+		cvm_vm_request_end(vm, CVM_EXIT_FAILURE,
+		                   e == -EPERM ? "seccomp failed" : "thread start failed");
 	for (unsigned int i = 0; i < vm->ncpus && e == 0; i++) {
 		e = cvm_vcpu_start(&vm->vcpu[i]);
 		if (e < 0)
@@ -301,6 +308,9 @@ int cvm_vm_run(struct cvm_vm *vm, const struct cvm_run_opts *opts)
 		stop_and_join(vm);
 		close(sfd);
 	}
+	/* Nothing queued is dropped: what no thread ran completes with -ESHUTDOWN. */
+	if (!vm->threads_stuck)
+		cvm_workq_shutdown(vm);
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_end);
 	cvm_console_flush(vm);
 	report_suppressed(vm);
@@ -309,4 +319,54 @@ int cvm_vm_run(struct cvm_vm *vm, const struct cvm_run_opts *opts)
 	if (vm->threads_stuck && atomic_load(&vm->end_status) == CVM_EXIT_OK)
 		return CVM_EXIT_FAILURE;
 	return atomic_load(&vm->end_status);
+}
+
+/* cvm_vm_start(): the thread that runs cvm_vm_run() for the caller. */
+struct run_thread {
+	struct cvm_vm *vm;
+	struct cvm_run_opts opts;
+	int status;
+};
+
+static void *run_thread_main(void *arg)
+{
+	struct run_thread *rt = arg;
+
+	rt->status = cvm_vm_run(rt->vm, &rt->opts);
+	return NULL;
+}
+
+int cvm_vm_start(struct cvm_vm *vm, const struct cvm_run_opts *opts)
+{
+	struct run_thread *rt = calloc(1, sizeof(*rt));
+	int e;
+
+	if (!rt) {
+		cvm_err("vm", "starting the VM's thread: out of memory");
+		return -ENOMEM;
+	}
+	rt->vm = vm;
+	rt->opts = *opts;
+	e = pthread_create(&vm->run_thread, NULL, run_thread_main, rt);
+	if (e) {
+		free(rt);
+		cvm_err("vm", "starting the VM's thread: %s", strerror(e));
+		return -e;
+	}
+	vm->run_ctx = rt;
+	return 0;
+}
+
+int cvm_vm_join(struct cvm_vm *vm)
+{
+	struct run_thread *rt = vm->run_ctx;
+	int status;
+
+	if (!rt)
+		return CVM_EXIT_FAILURE;
+	pthread_join(vm->run_thread, NULL);
+	status = rt->status;
+	free(rt);
+	vm->run_ctx = NULL;
+	return status;
 }

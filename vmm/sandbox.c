@@ -51,6 +51,9 @@ static const struct cvm_sc_rule vcpu_base[] = {
         CVM_SC_WRITE_TO(CVM_SC_FD_STDERR, "one-line diagnostics"),
         CVM_SC_WRITE_TO(CVM_SC_FD_WAKE, "wake the main thread: the VM ends, console data"),
         CVM_SC_ALLOW("rt_sigtimedwait", "consume kick signals that arrived outside KVM_RUN"),
+        CVM_SC_WRITE_TO(CVM_SC_FD_VCPU_EVENT, "its poll()-able eventfd: the vCPU became runnable"),
+        CVM_SC_TGKILL_KICK("work: the self-kick before a look at KVM's MP state (kernel, "
+                           "split); work submitted on a vCPU thread kicks the vCPU chosen"),
         THREAD_EXIT_RULES,
         ABORT_RULES,
 };
@@ -76,6 +79,7 @@ static const struct cvm_sc_rule main_base[] = {
         MALLOC_RULES,
         CVM_SC_ALLOW("getrandom", "json-c seeds its hash tables (--stats)"),
         CVM_SC_ALLOW("exit_group", "the end of the process"),
+        CVM_SC_ALLOW("exit", "cvm_vm_start(): the thread that ran the VM ends"),
         ABORT_RULES,
 };
 
@@ -112,6 +116,18 @@ static const struct cvm_sc_rule timer_base[] = {
         ABORT_RULES,
 };
 
+/* The work queue's worker (docs/idle-work.md): background items, KVM halt sampling. */
+static const struct cvm_sc_rule worker_base[] = {
+        CVM_SC_ALLOW("futex", "queue lock and condition, item completion, waking asleep vCPUs"),
+        CVM_SC_ALLOW("pread64", "kernel, split: each vCPU's KVM `blocking` statistic"),
+        CVM_SC_TGKILL_KICK("kick halted vCPUs for idle work, eventfd signals and urgent items"),
+        CVM_SC_WRITE_TO(CVM_SC_FD_STDERR, "one-line diagnostics"),
+        CVM_SC_WRITE_TO(CVM_SC_FD_WAKE, "an item ends the VM: wake the main thread"),
+        MALLOC_RULES,
+        CVM_SC_ALLOW("exit", "thread exit"),
+        ABORT_RULES,
+};
+
 static const struct cvm_sc_rule probe_base[] = {
         CVM_SC_IOCTL(KVM_CREATE_VM, "a throwaway VM per probe"),
         CVM_SC_IOCTL(KVM_GET_VCPU_MMAP_SIZE, "the probe vCPU's kvm_run size"),
@@ -143,6 +159,7 @@ static const struct cvm_seccomp_list lists[CVM_THREAD_NCLASSES][CVM_SANDBOX_IRQC
         [CVM_THREAD_UEVENT] = {CVM_SC_LIST("base", uevent_base)},
         [CVM_THREAD_PROBE] = {CVM_SC_LIST("base", probe_base)},
         [CVM_THREAD_TIMER] = {CVM_SC_LIST("base", timer_base)},
+        [CVM_THREAD_WORKER] = {CVM_SC_LIST("base", worker_base)},
 };
 
 const struct cvm_seccomp_list *cvm_sandbox_list(enum cvm_thread_class cls,
@@ -181,6 +198,8 @@ int cvm_vm_sandbox_build(struct cvm_vm *vm, enum cvm_thread_class cls, const str
 	env.fd[CVM_SC_FD_VM] = vm->vm_fd;
 	if (v) {
 		env.fd[CVM_SC_FD_VCPU] = v->fd;
+		if (atomic_load(&v->efd_on))
+			env.fd[CVM_SC_FD_VCPU_EVENT] = v->efd;
 		snprintf(who, sizeof(who), "vcpu %u", v->index);
 	} else {
 		snprintf(who, sizeof(who), "the %s thread", cvm_thread_class_name(cls));

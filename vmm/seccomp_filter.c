@@ -33,6 +33,7 @@ static const char *const class_names[CVM_THREAD_NCLASSES] = {
         [CVM_THREAD_UEVENT] = "uevent listener",
         [CVM_THREAD_PROBE] = "probe worker",
         [CVM_THREAD_TIMER] = "apic timer",
+        [CVM_THREAD_WORKER] = "work worker",
 };
 
 const char *cvm_thread_class_name(enum cvm_thread_class cls)

@@ -32,6 +32,7 @@ enum cvm_thread_class {
 	CVM_THREAD_UEVENT,   /* host placement: the CPU hotplug uevent listener */
 	CVM_THREAD_PROBE,    /* host placement: the worker that probes CPUs with a throwaway VM */
 	CVM_THREAD_TIMER,    /* user irqchip with COREVM_APIC_TIMER=thread: the APIC timer thread */
+	CVM_THREAD_WORKER,   /* the work queue's worker: background items, KVM halt sampling */
 	CVM_THREAD_NCLASSES,
 };
 
@@ -42,11 +43,12 @@ enum cvm_sc_fd {
 	CVM_SC_FD_STDIN = 0,
 	CVM_SC_FD_STDOUT,
 	CVM_SC_FD_STDERR,
-	CVM_SC_FD_WAKE,   /* the VM's eventfd that wakes the main thread */
-	CVM_SC_FD_SIGNAL, /* the main thread's signalfd */
-	CVM_SC_FD_KVM,    /* /dev/kvm */
-	CVM_SC_FD_VM,     /* the VM */
-	CVM_SC_FD_VCPU,   /* the calling vCPU thread's own vCPU */
+	CVM_SC_FD_WAKE,       /* the VM's eventfd that wakes the main thread */
+	CVM_SC_FD_SIGNAL,     /* the main thread's signalfd */
+	CVM_SC_FD_KVM,        /* /dev/kvm */
+	CVM_SC_FD_VM,         /* the VM */
+	CVM_SC_FD_VCPU,       /* the calling vCPU thread's own vCPU */
+	CVM_SC_FD_VCPU_EVENT, /* the calling vCPU's poll()-able eventfd (cvm_vm_vcpu_eventfd) */
 	CVM_SC_NFDS,
 };
 

@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "vmm/regs_gate.h"
 #include "vmm/vm_internal.h"
+#include "vmm/workq.h"
 
 static void add_u64(struct json_object *o, const char *key, uint64_t v)
 {
@@ -231,7 +232,12 @@ static struct json_object *vcpu_json(const struct cvm_vm *vm, const struct cvm_v
 	json_object_object_add(o, "kvm", kvm);
 	for (unsigned int st = 0; st < CVM_VCPU_NSTATES; st++)
 		add_u64(states, cvm_vcpu_state_name(st), s->state_entries[st]);
+	/* Before the asleep states were told apart, they were all "blocked". */
+	add_u64(states, "blocked",
+	        s->state_entries[CVM_VCPU_HALTED] + s->state_entries[CVM_VCPU_WAIT_SIPI] +
+	                s->state_entries[CVM_VCPU_RESET_HOLD] + s->state_entries[CVM_VCPU_PAUSED]);
 	json_object_object_add(o, "state_entries", states);
+	json_object_object_add(o, "work", cvm_workq_vcpu_stats(v));
 	json_object_object_add(o, "mp_state_at_exit", mp_state_json(s->mp_state));
 	json_object_object_add(o, "mp_state_code_at_exit",
 	                       s->mp_state >= 0 ? json_object_new_int(s->mp_state) : NULL);
@@ -270,6 +276,12 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 	               (vm->t_end.tv_nsec - vm->t_start.tv_nsec);
 	int status = atomic_load(&vm->end_status);
 
+	/* Read here, by the main thread after join: a vCPU thread must not allocate. */
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct cvm_vcpu *v = &vm->vcpu[i];
+		if (v->fd >= 0 && !v->stats.kvm_found)
+			v->stats.kvm_found = cvm_kvm_vcpu_stats(v->fd, v->stats.kvm);
+	}
 	json_object_object_add(root, "schema", json_object_new_string("corevm-stats/1"));
 	add_u64(o, "cpus", vm->ncpus);
 	add_u64(o, "mem_bytes", vm->gmem.ram_size);
@@ -298,14 +310,20 @@ struct json_object *cvm_vm_stats_json(struct cvm_vm *vm)
 		vm->stats_hook(vm->stats_hook_ctx, o);
 	if (vm->irqchip->stats)
 		vm->irqchip->stats(vm, o);
+	struct json_object *mw = json_object_new_object();
+	json_object_object_add(mw, "asked",
+	                       json_object_new_string(cvm_mwait_policy_name(vm->mwait.asked)));
+	json_object_object_add(
+	        mw, "in_force",
+	        json_object_new_string(vm->mwait.in_force ? vm->mwait.in_force : "not-offered"));
+	add_u64(mw, "kvm_disable_exits", (uint64_t)vm->mwait.disable_exits);
+	json_object_object_add(mw, "kvm_cpuid_mwait",
+	                       json_object_new_boolean(vm->mwait.cpuid_mwait));
+	json_object_object_add(o, "mwait", mw);
+	cvm_workq_stats(vm, o);
 	json_object_object_add(root, "vm", o);
-	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		struct cvm_vcpu *v = &vm->vcpu[i];
-		/* Read here, by the main thread after join: a vCPU thread must not allocate. */
-		if (v->fd >= 0 && !v->stats.kvm_found)
-			v->stats.kvm_found = cvm_kvm_vcpu_stats(v->fd, v->stats.kvm);
-		json_object_array_add(vcpus, vcpu_json(vm, v));
-	}
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		json_object_array_add(vcpus, vcpu_json(vm, &vm->vcpu[i]));
 	json_object_object_add(root, "vcpus", vcpus);
 	if (vm->placement)
 		json_object_object_add(root, "placement", cvm_place_ctl_stats(vm->placement));

@@ -15,7 +15,7 @@ static bool named(const char *want, enum cvm_thread_class cls, unsigned int inde
 	static const char *const names[CVM_THREAD_NCLASSES] = {
 	        [CVM_THREAD_MAIN] = "main",     [CVM_THREAD_VCPU] = "vcpu",
 	        [CVM_THREAD_UEVENT] = "uevent", [CVM_THREAD_PROBE] = "probe",
-	        [CVM_THREAD_TIMER] = "timer",
+	        [CVM_THREAD_TIMER] = "timer",   [CVM_THREAD_WORKER] = "worker",
 	};
 	size_t n = strlen(names[cls]);
 	uint64_t i = 0;

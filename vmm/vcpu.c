@@ -12,13 +12,20 @@
 #include "vmm/sandbox.h"
 #include "vmm/test_hook.h"
 #include "vmm/vm_internal.h"
+#include "vmm/workq.h"
 
 #define CVM_VCPU_STACK_SIZE (256 * 1024)
 
 static const char *const state_names[CVM_VCPU_NSTATES] = {
-        [CVM_VCPU_CREATED] = "created", [CVM_VCPU_RUNNING] = "running",
-        [CVM_VCPU_IN_VMM] = "in-vmm",   [CVM_VCPU_BLOCKED] = "blocked",
-        [CVM_VCPU_EXITING] = "exiting", [CVM_VCPU_DONE] = "done",
+        [CVM_VCPU_CREATED] = "created",
+        [CVM_VCPU_RUNNING] = "running",
+        [CVM_VCPU_IN_VMM] = "in-vmm",
+        [CVM_VCPU_HALTED] = "halted",
+        [CVM_VCPU_WAIT_SIPI] = "wait-for-sipi",
+        [CVM_VCPU_RESET_HOLD] = "reset-hold",
+        [CVM_VCPU_PAUSED] = "paused",
+        [CVM_VCPU_EXITING] = "exiting",
+        [CVM_VCPU_DONE] = "done",
 };
 
 const char *cvm_vcpu_state_name(enum cvm_vcpu_state s)
@@ -27,6 +34,8 @@ const char *cvm_vcpu_state_name(enum cvm_vcpu_state s)
 }
 
 static pid_t process_id; /* for tgkill, set once before any vCPU thread starts */
+
+_Thread_local struct cvm_vcpu *cvm_self_vcpu;
 
 /* The kick signal: real-time, handled by a function that does nothing. */
 static int kick_signal(void)
@@ -80,6 +89,7 @@ void cvm_vcpu_kick(struct cvm_vcpu *v)
 {
 	pid_t tid;
 
+	atomic_fetch_add(&v->kicks, 1); /* before the signal: samplers compare it afterwards */
 	if (cvm_probing(v))
 		__cvm_probe_kick(v);
 	if (v->run)
@@ -90,7 +100,19 @@ void cvm_vcpu_kick(struct cvm_vcpu *v)
 		syscall(SYS_tgkill, process_id, tid, kick_signal());
 }
 
-uint64_t cvm_vcpu_post(struct cvm_vcpu *v, unsigned int req)
+void cvm_vcpu_signal_runnable(struct cvm_vcpu *v)
+{
+	uint64_t one = 1;
+
+	if (atomic_load_explicit(&v->efd_on, memory_order_acquire)) {
+		ssize_t unused = write(v->efd, &one, sizeof(one));
+		(void)unused;
+		v->stats.work.efd_signals++;
+	}
+}
+
+/* Posts `req`, withdrawing the pending bits `withdraw` (resume withdraws a pause). */
+static uint64_t post(struct cvm_vcpu *v, unsigned int req, unsigned int withdraw)
 {
 	struct cvm_mailbox *mb = &v->mbox;
 	uint64_t ticket;
@@ -99,11 +121,13 @@ uint64_t cvm_vcpu_post(struct cvm_vcpu *v, unsigned int req)
 	pthread_mutex_lock(&mb->lock);
 	ticket = ++mb->posted;
 	closed = mb->closed;
-	if (closed)
+	if (closed) {
 		mb->answered = ticket; /* nobody left to act on it: answered as done */
-	else
+	} else {
+		atomic_fetch_and(&mb->pending, ~withdraw);
 		atomic_fetch_or(&mb->pending, req);
-	pthread_cond_broadcast(&mb->cond); /* wakes the vCPU if it is BLOCKED */
+	}
+	pthread_cond_broadcast(&mb->cond); /* wakes the vCPU if it is PAUSED */
 	pthread_mutex_unlock(&mb->lock);
 	if (!closed) {
 		cvm_vcpu_kick(v);
@@ -111,6 +135,27 @@ uint64_t cvm_vcpu_post(struct cvm_vcpu *v, unsigned int req)
 			v->vm->irqchip->wake(v);
 	}
 	return ticket;
+}
+
+uint64_t cvm_vcpu_post(struct cvm_vcpu *v, unsigned int req)
+{
+	return post(v, req, 0);
+}
+
+int cvm_vm_vcpu_pause(struct cvm_vm *vm, unsigned int i)
+{
+	if (i >= vm->ncpus)
+		return -EINVAL;
+	post(&vm->vcpu[i], CVM_REQ_PAUSE, CVM_REQ_RESUME);
+	return 0;
+}
+
+int cvm_vm_vcpu_resume(struct cvm_vm *vm, unsigned int i)
+{
+	if (i >= vm->ncpus)
+		return -EINVAL;
+	post(&vm->vcpu[i], CVM_REQ_RESUME, CVM_REQ_PAUSE);
+	return 0;
 }
 
 int cvm_vcpu_wait_answer(struct cvm_vcpu *v, uint64_t ticket, const struct timespec *deadline)
@@ -126,7 +171,11 @@ int cvm_vcpu_wait_answer(struct cvm_vcpu *v, uint64_t ticket, const struct times
 	return r;
 }
 
-/* seq_cst: a waker stores its event, then reads the state; the vCPU stores the state, then reads its events. */
+/*
+ * seq_cst: a waker (an event, a work item, a request) stores its news, then
+ * reads the state; the vCPU stores the state, then reads its news. One of them
+ * sees the other (docs/idle-work.md, "the state word").
+ */
 static void set_state(struct cvm_vcpu *v, enum cvm_vcpu_state s)
 {
 	v->stats.state_entries[s]++;
@@ -175,7 +224,105 @@ int cvm_vcpu_kick_signal(void)
 	return kick_signal();
 }
 
-/* RUNNING: check the mailbox, then enter the guest until an exit that needs corevm. */
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* The asleep state for an MP state KVM reports (kernel, split), or 0 when it can run. */
+static enum cvm_vcpu_state kvm_asleep_state(uint32_t mp)
+{
+	switch (mp) {
+	case KVM_MP_STATE_HALTED:
+		return CVM_VCPU_HALTED;
+	case KVM_MP_STATE_UNINITIALIZED:
+	case KVM_MP_STATE_INIT_RECEIVED:
+		return CVM_VCPU_WAIT_SIPI;
+	case KVM_MP_STATE_AP_RESET_HOLD:
+		return CVM_VCPU_RESET_HOLD;
+	default:
+		return (enum cvm_vcpu_state)0;
+	}
+}
+
+/*
+ * Idle work with KVM's local APICs (kernel, split), between two chunks: has
+ * the halted vCPU become runnable? KVM moves a halted vCPU's MP state only
+ * inside KVM_RUN, and checks immediate_exit before that but a pending signal
+ * after it: so the thread sends itself the kick signal and enters KVM_RUN,
+ * which updates the MP state and returns EINTR without running the guest,
+ * then reads the MP state (docs/idle-work.md, "kernel and split"). An exit
+ * instead (cannot happen with the signal pending) is handled as usual.
+ */
+static bool kvm_idle_stop(struct cvm_vcpu *v)
+{
+	struct kvm_mp_state mp;
+	enum cvm_vcpu_state st;
+	int r;
+
+	if (v->kvm_woke || v->kvm_exit_pending)
+		return true;
+	if (atomic_load(&v->mbox.pending) || cvm_workq_urgent_pending(v))
+		return true;
+	if (v->stats.work.idle_chunks == v->kvm_look_chunks)
+		return false; /* nothing ran since the last look */
+	v->kvm_look_chunks = v->stats.work.idle_chunks;
+	v->stats.work.kvm_halt_looks++;
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
+	syscall(SYS_tgkill, process_id, gettid(), kick_signal());
+	r = ioctl(v->fd, KVM_RUN, NULL);
+	if (r == 0) {
+		v->kvm_exit_pending = true;
+		return true;
+	}
+	atomic_fetch_add(&v->run_eintr, 1);
+	eat_kick_signals();
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
+		return true;
+	st = kvm_asleep_state(mp.mp_state);
+	if (!st) {
+		v->kvm_woke = true;
+		return true;
+	}
+	if ((int)st != atomic_load_explicit(&v->state, memory_order_relaxed))
+		set_state(v, st); /* e.g. HALTED -> wait-for-SIPI after an INIT */
+	return false;
+}
+
+/*
+ * Kernel, split: asked to look (CVM_WREQ_IDLE_LOOK, the work queue's sampler
+ * saw the vCPU halted inside KVM): read the MP state; if the vCPU cannot run,
+ * run idle work in the matching asleep state, then go back into KVM_RUN
+ * (RUNNING), or handle an exit. Returns false when it did nothing.
+ */
+static bool kvm_idle(struct cvm_vcpu *v)
+{
+	struct kvm_mp_state mp;
+	enum cvm_vcpu_state st;
+	uint64_t t0;
+
+	v->stats.work.kvm_halt_looks++;
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
+		return false;
+	st = kvm_asleep_state(mp.mp_state);
+	if (!st)
+		return false;
+	t0 = now_ns();
+	set_state(v, st);
+	v->kvm_woke = v->kvm_exit_pending = false;
+	v->kvm_look_chunks = v->stats.work.idle_chunks;
+	cvm_workq_run_idle(v, kvm_idle_stop);
+	v->stats.work.asleep_ns += now_ns() - t0;
+	if (v->kvm_woke)
+		cvm_vcpu_signal_runnable(v);
+	set_state(v, v->kvm_exit_pending ? CVM_VCPU_IN_VMM : CVM_VCPU_RUNNING);
+	return true;
+}
+
+/* RUNNING: check the mailbox and urgent work, then enter the guest until an exit that needs corevm. */
 static void state_running(struct cvm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -198,10 +345,29 @@ static void state_running(struct cvm_vcpu *v)
 		set_state(v, CVM_VCPU_EXITING); /* the VM is ending: do not wait for STOP */
 		return;
 	}
+	if (req & CVM_REQ_PAUSE) {
+		set_state(v, CVM_VCPU_PAUSED);
+		return;
+	}
+	/* Urgent work runs before the guest, in IN_VMM; then look again from the top. */
+	if (cvm_workq_urgent_pending(v)) {
+		set_state(v, CVM_VCPU_IN_VMM);
+		cvm_workq_run_urgent(v);
+		set_state(v, CVM_VCPU_RUNNING);
+		return;
+	}
+	if (atomic_load(&v->work_req)) {
+		unsigned int wr = atomic_exchange(&v->work_req, 0);
+		if (wr & CVM_WREQ_SIGNAL)
+			cvm_vcpu_signal_runnable(v);
+		if ((wr & CVM_WREQ_IDLE_LOOK) && kvm_idle(v))
+			return;
+	}
 	if (v->vm->irqchip->pre_entry) {
 		switch (v->vm->irqchip->pre_entry(v)) {
 		case CVM_VACT_BLOCK:
-			set_state(v, CVM_VCPU_BLOCKED);
+			set_state(v, v->sleep_state ? (enum cvm_vcpu_state)v->sleep_state
+			                            : CVM_VCPU_HALTED);
 			return;
 		case CVM_VACT_STOP:
 			set_state(v, CVM_VCPU_EXITING);
@@ -210,6 +376,7 @@ static void state_running(struct cvm_vcpu *v)
 			break;
 		}
 	}
+	atomic_fetch_add(&v->entries, 1); /* after the urgent-work check: docs/idle-work.md */
 	if (cvm_probing(v))
 		__cvm_probe_entry(v);
 	r = ioctl(v->fd, KVM_RUN, NULL);
@@ -222,6 +389,7 @@ static void state_running(struct cvm_vcpu *v)
 	}
 	switch (err) {
 	case EINTR: /* kicked (immediate_exit or the signal): the irqchip looks again */
+		atomic_fetch_add(&v->run_eintr, 1);
 		v->stats.eintr++;
 		v->reeval = true;
 		eat_kick_signals();
@@ -252,7 +420,8 @@ static void state_in_vmm(struct cvm_vcpu *v)
 {
 	switch (cvm_vcpu_handle_exit(v)) {
 	case CVM_VACT_BLOCK:
-		set_state(v, CVM_VCPU_BLOCKED);
+		set_state(v,
+		          v->sleep_state ? (enum cvm_vcpu_state)v->sleep_state : CVM_VCPU_HALTED);
 		break;
 	case CVM_VACT_STOP:
 		set_state(v, CVM_VCPU_EXITING);
@@ -263,31 +432,88 @@ static void state_in_vmm(struct cvm_vcpu *v)
 	}
 }
 
+/* Asleep: something for the vCPU other than idle work (checked between idle chunks). */
+static bool asleep_interrupted(struct cvm_vcpu *v)
+{
+	const struct cvm_irqchip_ops *ic = v->vm->irqchip;
+
+	return atomic_load(&v->mbox.pending) || cvm_workq_urgent_pending(v) ||
+	       (ic->wake_pending && ic->wake_pending(v));
+}
+
 /*
- * BLOCKED: the irqchip's sleep (HLT, wait-for-SIPI) until an event or a request;
- * without a block hook, sleep on the mailbox until WAKE or STOP.
+ * HALTED, WAIT_SIPI, RESET_HOLD (irqchips that own HLT and wait-for-SIPI):
+ * urgent work, then idle work in chunks until something for the vCPU arrives
+ * (an event it can take, a request, urgent work), then the irqchip's sleep,
+ * which returns at once if anything (work included) is pending. A wake-up for
+ * work only keeps the vCPU asleep; anything else sends it back to RUNNING,
+ * where the irqchip looks at its events.
  */
-static void state_blocked(struct cvm_vcpu *v)
+static void state_asleep(struct cvm_vcpu *v)
+{
+	const struct cvm_irqchip_ops *ic = v->vm->irqchip;
+	uint64_t t0 = now_ns();
+
+	for (;;) {
+		if (cvm_workq_urgent_pending(v))
+			cvm_workq_run_urgent(v);
+		if (!ic->block || asleep_interrupted(v))
+			break;
+		if (cvm_workq_run_idle(v, asleep_interrupted))
+			continue;
+		if (ic->block(v) == CVM_VACT_STOP) {
+			v->stats.work.asleep_ns += now_ns() - t0;
+			set_state(v, CVM_VCPU_EXITING);
+			return;
+		}
+	}
+	v->stats.work.asleep_ns += now_ns() - t0;
+	v->reeval = true;
+	atomic_fetch_add(&v->wakeups, 1);
+	set_state(v, CVM_VCPU_RUNNING);
+}
+
+/* PAUSED: a request or urgent work ends running idle work (checked between chunks). */
+static bool paused_interrupted(struct cvm_vcpu *v)
+{
+	return atomic_load(&v->mbox.pending) || cvm_workq_urgent_pending(v);
+}
+
+/*
+ * PAUSED (a PAUSE request): no guest code until RESUME or STOP. The thread
+ * runs urgent and idle work meanwhile and sleeps on the mailbox's condition
+ * (the work queue broadcasts it for work, the mailbox for requests).
+ */
+static void state_paused(struct cvm_vcpu *v)
 {
 	struct cvm_mailbox *mb = &v->mbox;
-	unsigned int req;
+	uint64_t t0 = now_ns();
+	enum cvm_vcpu_state next;
 
-	if (v->vm->irqchip->block) {
-		enum cvm_vcpu_action a = v->vm->irqchip->block(v);
-		v->reeval = true;
-		set_state(v, a == CVM_VACT_STOP ? CVM_VCPU_EXITING : CVM_VCPU_RUNNING);
-		return;
+	for (;;) {
+		unsigned int req;
+		if (cvm_workq_urgent_pending(v))
+			cvm_workq_run_urgent(v);
+		req = take_requests(v);
+		if ((req & CVM_REQ_STOP) || ((req & CVM_REQ_REAFFINE) && !cvm_vcpu_place(v)) ||
+		    atomic_load_explicit(&v->vm->end_status, memory_order_acquire) >= 0) {
+			next = CVM_VCPU_EXITING;
+			break;
+		}
+		if (req & CVM_REQ_RESUME) {
+			next = CVM_VCPU_RUNNING;
+			v->reeval = true;
+			break;
+		}
+		if (cvm_workq_run_idle(v, paused_interrupted))
+			continue;
+		pthread_mutex_lock(&mb->lock);
+		while (!atomic_load(&mb->pending) && !cvm_workq_pending(v))
+			pthread_cond_wait(&mb->cond, &mb->lock);
+		pthread_mutex_unlock(&mb->lock);
 	}
-	pthread_mutex_lock(&mb->lock);
-	while (atomic_load(&mb->pending) == 0)
-		pthread_cond_wait(&mb->cond, &mb->lock);
-	pthread_mutex_unlock(&mb->lock);
-	req = take_requests(v);
-	if ((req & CVM_REQ_REAFFINE) && !cvm_vcpu_place(v))
-		req |= CVM_REQ_STOP;
-	if (!(req & (CVM_REQ_STOP | CVM_REQ_WAKE)))
-		return; /* only a new CPU set: still halted */
-	set_state(v, (req & CVM_REQ_STOP) ? CVM_VCPU_EXITING : CVM_VCPU_RUNNING);
+	v->stats.work.asleep_ns += now_ns() - t0;
+	set_state(v, next);
 }
 
 /* EXITING: record the final MP state, answer everything, close the mailbox. */
@@ -315,6 +541,7 @@ static void *vcpu_thread(void *arg)
 	bool ok;
 
 	atomic_store(&v->tid, gettid());
+	cvm_self_vcpu = v;
 	/*
 	 * Its own CPU set first, from inside the thread (host placement); then the
 	 * irqchip's per-thread set-up (it may create what the filter then forbids,
@@ -350,8 +577,13 @@ static void *vcpu_thread(void *arg)
 		case CVM_VCPU_IN_VMM:
 			state_in_vmm(v);
 			break;
-		case CVM_VCPU_BLOCKED:
-			state_blocked(v);
+		case CVM_VCPU_HALTED:
+		case CVM_VCPU_WAIT_SIPI:
+		case CVM_VCPU_RESET_HOLD:
+			state_asleep(v);
+			break;
+		case CVM_VCPU_PAUSED:
+			state_paused(v);
 			break;
 		case CVM_VCPU_EXITING:
 			state_exiting(v);

@@ -15,6 +15,7 @@
 #include "vmm/regs_gate.h"
 #include "vmm/seccomp_filter.h"
 #include "vmm/vm_internal.h"
+#include "vmm/workq.h"
 #include "vmm/x86_regs.h"
 
 #define KVM_API_VERSION_WANTED 12
@@ -45,6 +46,23 @@ const char *cvm_irqchip_mode_name(enum cvm_irqchip_mode m)
 		return "split";
 	case CVM_IRQCHIP_USER:
 		return "user";
+	}
+	return "?";
+}
+
+const char *cvm_mwait_policy_name(enum cvm_mwait_policy p)
+{
+	switch (p) {
+	case CVM_VM_MWAIT_DEFAULT:
+		return "default";
+	case CVM_VM_MWAIT_NATIVE:
+		return "native";
+	case CVM_VM_MWAIT_NOP:
+		return "nop";
+	case CVM_VM_MWAIT_YIELD:
+		return "yield";
+	case CVM_VM_MWAIT_EXIT:
+		return "exit";
 	}
 	return "?";
 }
@@ -330,7 +348,99 @@ static int create_vcpu(struct cvm_vm *vm, unsigned int i, struct kvm_cpuid2 *tmp
 		        strerror(-e));
 		return e;
 	}
+	if (!vm->irqchip->sees_halts) {
+		/* KVM halts this vCPU inside KVM_RUN: its `blocking` counter says when. */
+		e = cvm_kvm_stat_open(v->fd, "blocking", &v->stats_off);
+		v->stats_on = e >= 0;
+		v->stats_fd = e;
+	}
 	return i == 0 ? set_bsp_entry(v, entry) : 0;
+}
+
+/* Whether KVM's supported CPUID offers MONITOR/MWAIT (CPUID.1:ECX bit 3). */
+static bool cpuid_has_mwait(const struct kvm_cpuid2 *c)
+{
+	for (unsigned int i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			return c->entries[i].ecx & (1u << 3);
+	return false;
+}
+
+/*
+ * --mwait (docs/idle-work.md): probes what KVM offers and says in one line what
+ * is unavailable and what corevm does instead. Before the vCPUs exist (KVM
+ * takes KVM_CAP_X86_DISABLE_EXITS only then). Returns 0 or -ENOTSUP (native
+ * refused, reported).
+ */
+static int mwait_setup(struct cvm_vm *vm, const struct kvm_cpuid2 *tmpl)
+{
+	struct cvm_mwait *m = &vm->mwait;
+	const char *name = cvm_mwait_policy_name(m->asked);
+	const char *idle = vm->irqchip->sees_halts
+	                           ? "which exits to corevm, where idle work runs"
+	                           : "which KVM keeps: idle work reaches halted vCPUs by kicks";
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_DISABLE_EXITS,
+	                             .args = {KVM_X86_DISABLE_EXITS_MWAIT}};
+	int e;
+
+	m->disable_exits =
+	        xioctl(vm->vm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_X86_DISABLE_EXITS);
+	if (m->disable_exits < 0)
+		m->disable_exits = 0;
+	m->cpuid_mwait = cpuid_has_mwait(tmpl);
+	m->in_force = m->cpuid_mwait ? "nop" : "not-offered";
+	switch (m->asked) {
+	case CVM_VM_MWAIT_DEFAULT:
+		return 0;
+	case CVM_VM_MWAIT_NATIVE:
+		if (!(m->disable_exits & KVM_X86_DISABLE_EXITS_MWAIT) || !m->cpuid_mwait) {
+			cvm_err("mwait",
+			        "--mwait native: this KVM cannot let the guest run MWAIT "
+			        "(KVM_CAP_X86_DISABLE_EXITS offers 0x%x, MWAIT is 0x%x; MONITOR/MWAIT "
+			        "%s in its CPUID); use --mwait nop, yield or exit",
+			        (unsigned int)m->disable_exits, KVM_X86_DISABLE_EXITS_MWAIT,
+			        m->cpuid_mwait ? "is" : "is not");
+			return -ENOTSUP;
+		}
+		e = xioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
+		if (e < 0) {
+			cvm_err("mwait",
+			        "--mwait native: KVM_ENABLE_CAP(KVM_CAP_X86_DISABLE_EXITS): %s",
+			        strerror(-e));
+			return -ENOTSUP;
+		}
+		m->in_force = "native";
+		cvm_info("mwait", "--mwait native: MWAIT runs in the guest without exits");
+		return 0;
+	case CVM_VM_MWAIT_NOP:
+		if (m->cpuid_mwait)
+			cvm_info("mwait", "--mwait nop: MWAIT is offered; KVM treats it as a NOP");
+		else
+			cvm_warn(
+			        "mwait",
+			        "--mwait nop: unavailable: KVM offers no MONITOR/MWAIT in CPUID, so "
+			        "the guest is not offered MWAIT; it idles with HLT, %s",
+			        idle);
+		return 0;
+	default:
+		if (m->cpuid_mwait)
+			cvm_warn("mwait",
+			         "--mwait %s: unavailable: KVM has no %s (no upstream KVM has); "
+			         "corevm gives nop: MWAIT is offered and KVM treats it as a NOP",
+			         name,
+			         m->asked == CVM_VM_MWAIT_YIELD ? "yield on MWAIT"
+			                                        : "MWAIT exit to userspace");
+		else
+			cvm_warn(
+			        "mwait",
+			        "--mwait %s: unavailable: KVM has no %s and offers no MONITOR/MWAIT "
+			        "in CPUID, so the guest is not offered MWAIT; it idles with HLT, %s",
+			        name,
+			        m->asked == CVM_VM_MWAIT_YIELD ? "yield on MWAIT"
+			                                       : "MWAIT exit to userspace",
+			        idle);
+		return 0;
+	}
 }
 
 static int create_vcpus(struct cvm_vm *vm, const struct cvm_boot_entry *entry)
@@ -342,6 +452,11 @@ static int create_vcpus(struct cvm_vm *vm, const struct cvm_boot_entry *entry)
 
 	if (!tmpl)
 		return -ENOMEM;
+	e = mwait_setup(vm, tmpl);
+	if (e < 0) {
+		free(tmpl);
+		return e;
+	}
 	scratch = calloc(1, sizeof(*scratch) + cap * sizeof(scratch->entries[0]));
 	if (!scratch) {
 		free(tmpl);
@@ -448,6 +563,9 @@ static int __vm_create(struct cvm_vm *vm, const struct cvm_vm_config *cfg,
 	e = create_vcpus(vm, entry);
 	if (e < 0)
 		return e;
+	e = cvm_workq_create(vm, cfg->work_capacity);
+	if (e < 0)
+		return e;
 	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->wake_fd < 0) {
 		e = -errno;
@@ -474,6 +592,8 @@ int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *
 	vm->boot_name = cfg->boot_name;
 	vm->irqchip = irqchip_ops(cfg->irqchip);
 	vm->ioctl = cvm_kvm_ioctl;
+	vm->mwait.asked = cfg->mwait;
+	vm->mwait.in_force = "not-offered";
 	vm->protected_state = cfg->protected_state;
 	atomic_init(&vm->launched, false);
 	cvm_ratelimit_init(&vm->reg_log, 8, 1000000000ull);
@@ -548,8 +668,13 @@ void cvm_vm_destroy(struct cvm_vm *vm)
 		return;
 	if (vm->threads_stuck)
 		return; /* a thread may still use the VM: leave it to process exit */
+	cvm_workq_destroy(vm);
 	for (unsigned int i = 0; vm->vcpu && i < vm->ncpus; i++) {
 		struct cvm_vcpu *v = &vm->vcpu[i];
+		if (v->efd_on)
+			close(v->efd);
+		if (v->stats_on)
+			close(v->stats_fd);
 		if (v->run)
 			munmap(v->run, v->run_size);
 		if (v->fd >= 0)
@@ -570,4 +695,80 @@ void cvm_vm_destroy(struct cvm_vm *vm)
 	pthread_cond_destroy(&vm->gate_cond);
 	pthread_mutex_destroy(&vm->gate_lock);
 	free(vm);
+}
+
+/* ---- vCPUs seen from other threads ---- */
+
+enum cvm_vcpu_pub_state cvm_vm_vcpu_state(const struct cvm_vm *vm, unsigned int i)
+{
+	static const uint8_t pub[CVM_VCPU_NSTATES] = {
+	        [CVM_VCPU_CREATED] = CVM_VS_NOT_STARTED, [CVM_VCPU_RUNNING] = CVM_VS_IN_GUEST,
+	        [CVM_VCPU_IN_VMM] = CVM_VS_IN_VMM,       [CVM_VCPU_HALTED] = CVM_VS_HALTED,
+	        [CVM_VCPU_WAIT_SIPI] = CVM_VS_WAIT_SIPI, [CVM_VCPU_RESET_HOLD] = CVM_VS_RESET_HOLD,
+	        [CVM_VCPU_PAUSED] = CVM_VS_PAUSED,       [CVM_VCPU_EXITING] = CVM_VS_STOPPING,
+	        [CVM_VCPU_DONE] = CVM_VS_STOPPED,
+	};
+	int s;
+
+	if (i >= vm->ncpus)
+		return CVM_VS_STOPPED;
+	s = atomic_load(&vm->vcpu[i].state);
+	return (unsigned int)s < CVM_VCPU_NSTATES ? (enum cvm_vcpu_pub_state)pub[s]
+	                                          : CVM_VS_STOPPED;
+}
+
+const char *cvm_vcpu_pub_state_name(enum cvm_vcpu_pub_state s)
+{
+	static const char *const names[] = {
+	        [CVM_VS_NOT_STARTED] = "not-started", [CVM_VS_IN_GUEST] = "in-guest",
+	        [CVM_VS_IN_VMM] = "in-vmm",           [CVM_VS_HALTED] = "halted",
+	        [CVM_VS_WAIT_SIPI] = "wait-for-sipi", [CVM_VS_RESET_HOLD] = "reset-hold",
+	        [CVM_VS_PAUSED] = "paused",           [CVM_VS_STOPPING] = "stopping",
+	        [CVM_VS_STOPPED] = "stopped",
+	};
+
+	return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+bool cvm_vm_vcpu_guest_idle(const struct cvm_vm *vm, unsigned int i)
+{
+	const struct cvm_vcpu *v;
+	uint64_t b = 0;
+
+	if (i >= vm->ncpus)
+		return false;
+	v = &vm->vcpu[i];
+	if (!v->stats_on || atomic_load(&v->state) != CVM_VCPU_RUNNING)
+		return false;
+	return pread(v->stats_fd, &b, sizeof(b), (off_t)v->stats_off) == (ssize_t)sizeof(b) &&
+	       b != 0;
+}
+
+int cvm_vm_vcpu_eventfd(struct cvm_vm *vm, unsigned int i)
+{
+	struct cvm_vcpu *v;
+	int fd, cur;
+
+	if (i >= vm->ncpus) {
+		cvm_err("vm", "eventfd of vcpu %u: the VM has %u vCPUs", i, vm->ncpus);
+		return -EINVAL;
+	}
+	v = &vm->vcpu[i];
+	if (atomic_load_explicit(&v->efd_on, memory_order_acquire))
+		return v->efd;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0) {
+		fd = -errno;
+		cvm_err("vm", "eventfd for vcpu %u: %s", i, strerror(-fd));
+		return fd;
+	}
+	cur = cvm_workq_attach_eventfd(vm, v, fd);
+	if (cur != fd)
+		close(fd); /* another thread attached one first, or it is too late */
+	if (cur == -EBUSY)
+		cvm_err("vm",
+		        "eventfd for vcpu %u: the VM runs with seccomp and has started; ask "
+		        "for it before cvm_vm_run()",
+		        i);
+	return cur;
 }

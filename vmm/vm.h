@@ -31,6 +31,25 @@ enum cvm_irqchip_mode {
 /* "kernel", "split", "user". */
 const char *cvm_irqchip_mode_name(enum cvm_irqchip_mode m);
 
+/*
+ * What the guest's MWAIT should do (--mwait, docs/idle-work.md). corevm probes
+ * what KVM offers when the VM is created: `native` needs KVM to let MWAIT run in
+ * the guest (KVM_CAP_X86_DISABLE_EXITS with MWAIT) and is refused without it;
+ * the others need MONITOR/MWAIT in KVM's supported CPUID (to offer it to the
+ * guest) and, for `yield` and `exit`, KVM support that no upstream KVM has. What
+ * is unavailable is said in one line, with what corevm does instead.
+ */
+enum cvm_mwait_policy {
+	CVM_VM_MWAIT_DEFAULT = 0, /* not asked for: MWAIT is offered only if KVM offers it */
+	CVM_VM_MWAIT_NATIVE,      /* MWAIT runs in the guest (the vCPU really waits, no exit) */
+	CVM_VM_MWAIT_NOP,         /* MWAIT exits to KVM, which treats it as NOP: the guest polls */
+	CVM_VM_MWAIT_YIELD,       /* as nop, and KVM yields the host CPU at each MWAIT */
+	CVM_VM_MWAIT_EXIT,        /* MWAIT exits to corevm, which runs idle work and re-enters */
+};
+
+/* "default", "native", "nop", "yield", "exit". */
+const char *cvm_mwait_policy_name(enum cvm_mwait_policy p);
+
 /* ---- guest RAM ---- */
 
 /*
@@ -58,6 +77,8 @@ struct cvm_vm_config {
 	const struct cvm_gmem *gmem; /* from cvm_ram_map(); must outlive the VM */
 	const char *kvm_dev;         /* NULL: $COREVM_KVM_DEV, else /dev/kvm */
 	const char *boot_name;       /* shown in statistics ("multiboot", "pvh"); may be NULL */
+	enum cvm_mwait_policy mwait; /* --mwait (CVM_VM_MWAIT_DEFAULT: not asked for) */
+	unsigned int work_capacity;  /* items each work-queue priority holds; 0: the default */
 	/*
 	 * Protected register state (docs/protected-state.md): from launch on, no
 	 * register of any vCPU is written (refused and counted as a corevm bug);
@@ -85,11 +106,12 @@ typedef void (*cvm_pio_fn)(void *ctx, unsigned int vcpu, uint16_t port, unsigned
 
 /*
  * Opens the KVM device, checks the API version and capabilities, creates the VM,
- * its memory slots, irqchip and vCPUs (the BSP, vCPU 0, is set to `entry`; the
+ * its memory slots, irqchip, vCPUs (the BSP, vCPU 0, is set to `entry`; the
  * others wait for INIT-SIPI-SIPI; with cfg->protected_state they hold the
- * state of entry->ap_init). Reports failures with one line. Returns 0,
- * -ENODEV/-EACCES (no usable KVM device), -E2BIG (too many vCPUs), -ENOTSUP
- * (protected state in a mode or image that cannot have it), or -errno.
+ * state of entry->ap_init) and work queue. Reports failures with one line.
+ * Returns 0, -ENODEV/-EACCES (no usable KVM device), -E2BIG (too many vCPUs),
+ * -ENOTSUP (protected state in a mode or image that cannot have it, an --mwait
+ * policy or irqchip mode this KVM cannot give), or -errno.
  */
 int cvm_vm_create(const struct cvm_vm_config *cfg, const struct cvm_boot_entry *entry,
                   struct cvm_vm **out);
@@ -147,6 +169,81 @@ struct cvm_run_opts {
  * status (enum cvm_exit_status or a debug-exit value). Call once.
  */
 int cvm_vm_run(struct cvm_vm *vm, const struct cvm_run_opts *opts);
+
+/*
+ * The same as cvm_vm_run(), on a new thread, for programs that drive a running
+ * VM from their own thread (submit work, poll vCPUs): cvm_vm_start() returns
+ * once the thread exists (0 or -errno, reported); cvm_vm_join() waits for the
+ * VM's end and returns cvm_vm_run()'s status. `opts` is copied. Call each once.
+ */
+int cvm_vm_start(struct cvm_vm *vm, const struct cvm_run_opts *opts);
+int cvm_vm_join(struct cvm_vm *vm);
+
+/* ---- vCPUs seen from other threads (docs/idle-work.md) ---- */
+
+/*
+ * The public state of vCPU `i`: one word that its thread stores (seq_cst) at
+ * every change and any thread may read at any time (the thread's own state
+ * machine, vmm/vm_internal.h, mapped to these stable names). A snapshot: it
+ * may change as soon as it is read.
+ */
+enum cvm_vcpu_pub_state {
+	CVM_VS_NOT_STARTED = 0,
+	CVM_VS_IN_GUEST,   /* inside KVM_RUN, or about to enter it */
+	CVM_VS_IN_VMM,     /* corevm handles an exit or runs urgent work */
+	CVM_VS_HALTED,     /* the guest halted; corevm's thread runs idle work or sleeps */
+	CVM_VS_WAIT_SIPI,  /* UNINITIALIZED or wait-for-SIPI, asleep in corevm */
+	CVM_VS_RESET_HOLD, /* AP reset hold, asleep in corevm */
+	CVM_VS_PAUSED,     /* paused by cvm_vm_vcpu_pause() */
+	CVM_VS_STOPPING,   /* the thread is ending */
+	CVM_VS_STOPPED,
+};
+enum cvm_vcpu_pub_state cvm_vm_vcpu_state(const struct cvm_vm *vm, unsigned int i);
+const char *cvm_vcpu_pub_state_name(enum cvm_vcpu_pub_state s); /* "in-guest", ... */
+
+/*
+ * Whether vCPU `i` is idle inside the guest: with KVM's local APICs (kernel,
+ * split) KVM halts a vCPU inside KVM_RUN, and this reads KVM's `blocking`
+ * statistic (one pread, about 0.5 us); with corevm's (user) a halted vCPU is
+ * never in the guest and this is false. Any thread.
+ */
+bool cvm_vm_vcpu_guest_idle(const struct cvm_vm *vm, unsigned int i);
+
+/*
+ * A poll()-able vCPU: an eventfd (EFD_NONBLOCK, counter) that corevm writes 1
+ * to exactly when vCPU `i` becomes runnable after being unable to run:
+ *   - user irqchip: when the pure core moves the vCPU's MP state from HALTED,
+ *     UNINITIALIZED, INIT_RECEIVED, SIPI_RECEIVED or AP_RESET_HOLD to RUNNABLE
+ *     (a deliverable interrupt, NMI, SMI or INIT at a HLT, a SIPI, INIT-SIPI of
+ *     a hold), written by the vCPU's own thread as it carries that out, before
+ *     it re-enters the guest. Never for: an event that leaves it unable to run
+ *     (an interrupt held by IF=0, TPR or PPR, INIT to a waiting AP), a vCPU that
+ *     was running, a kick or work item, a timer expiry that delivers nothing.
+ *   - kernel, split irqchip: KVM moves the MP state inside KVM_RUN and tells
+ *     nobody; corevm writes 1 when it sees the vCPU leave a halt without a kick
+ *     of corevm's in between: its worker samples KVM's `blocking` statistic
+ *     every CVM_WORKQ_SAMPLE_NS while an eventfd or idle work needs it and
+ *     signals a vCPU seen blocking at one look and out of its halt at the next
+ *     two (a halt shorter than about two looks may go unseen; the vCPU's own
+ *     thread writes it, after a kick), or the vCPU's thread reads RUNNABLE
+ *     with KVM_GET_MP_STATE after it found the vCPU halted (idle work).
+ * Reading the eventfd resets it; corevm never reads it. Any thread, any time
+ * (asking again gives the same fd), except that a VM with seccomp filters
+ * names each eventfd in its vCPU's filter: then call it before cvm_vm_run()
+ * (later: -EBUSY, reported). The fd belongs to the VM (closed by
+ * cvm_vm_destroy()). Returns the fd, or -errno (reported; -EINVAL: no such vCPU).
+ */
+int cvm_vm_vcpu_eventfd(struct cvm_vm *vm, unsigned int i);
+
+/*
+ * Pause / resume vCPU `i` (any thread, while the VM runs): a paused vCPU runs
+ * no guest code; its thread stays PAUSED (and runs work) until resumed or the
+ * VM ends. Asynchronous: the request is posted and the thread kicked or woken;
+ * cvm_vm_vcpu_state() shows when it is taken. Resume cancels a pause not yet
+ * taken. Returns 0, or -EINVAL for a bad index.
+ */
+int cvm_vm_vcpu_pause(struct cvm_vm *vm, unsigned int i);
+int cvm_vm_vcpu_resume(struct cvm_vm *vm, unsigned int i);
 
 /*
  * Lets the machine's owner of the I/O bus add its entries (e.g. unhandled ports)

@@ -23,42 +23,59 @@
 #include "vmm/vm.h"
 
 /*
- * The vCPU thread's states (one function per state in vcpu.c):
+ * The vCPU thread's states, which are also the vCPU's public state word
+ * (cvm_vm_vcpu_state(), docs/idle-work.md). One function per state in vcpu.c:
  *
- *   CREATED --thread starts--> RUNNING <----------------------------+
- *                               |  |  \                             |
- *                  KVM_RUN exit |  |   \ pre_entry: BLOCK           | exit handled,
- *                               v  |    v                           | or woken
- *                            IN_VMM |  BLOCKED ---------------------+
- *                               |  \--|--CVM_VACT_BLOCK--> BLOCKED
- *                 CVM_VACT_STOP |    | STOP request (from RUNNING or BLOCKED)
- *                               v    v
+ *   CREATED --thread starts--> RUNNING <------------------------------+
+ *                               |  |  \                               |
+ *                  KVM_RUN exit |  |   \ pre_entry: BLOCK             | exit handled,
+ *                               v  |    v                             | woken, resumed
+ *                            IN_VMM |  asleep: HALTED, WAIT_SIPI, -----+
+ *                               |  \--|-- RESET_HOLD (irqchip BLOCK),
+ *                               |     |   PAUSED (PAUSE request)
+ *                 CVM_VACT_STOP |     | STOP request (from RUNNING or asleep)
+ *                               v     v
  *                              EXITING  (records MP state and counters, answers the mailbox)
  *                                 |
  *                                 v
  *                               DONE
  *
- * Only the vCPU's own thread changes its state, and never in a signal handler.
- * Other threads read it (seq_cst) to decide whether a kick is needed: a vCPU
- * IN_VMM looks at its events before it enters or sleeps again; RUNNING and
- * BLOCKED need the kick (docs/irqchip.md, "wake and kick").
+ * RUNNING also covers the short stretch before KVM_RUN (mailbox, urgent work
+ * check, injection); IN_VMM also covers urgent work run before re-entering.
+ * In the asleep states the thread runs idle work, then sleeps. Only the vCPU's
+ * own thread changes its state (seq_cst stores: docs/idle-work.md lists each
+ * transition and why), never in a signal handler. Other threads read it to
+ * choose between a kick (RUNNING), a wake-up (asleep) and nothing (IN_VMM:
+ * the thread looks at its events and work before it enters or sleeps again),
+ * and to choose a vCPU for urgent and idle work (docs/irqchip.md, "wake and
+ * kick").
  */
 enum cvm_vcpu_state {
 	CVM_VCPU_CREATED = 0,
-	CVM_VCPU_RUNNING,
-	CVM_VCPU_IN_VMM,
-	CVM_VCPU_BLOCKED,
+	CVM_VCPU_RUNNING,    /* in the guest (KVM_RUN), or about to enter it */
+	CVM_VCPU_IN_VMM,     /* handling an exit, or running urgent work before re-entering */
+	CVM_VCPU_HALTED,     /* asleep: the guest halted (HLT); idle work runs first */
+	CVM_VCPU_WAIT_SIPI,  /* asleep: UNINITIALIZED or wait-for-SIPI (until INIT / SIPI) */
+	CVM_VCPU_RESET_HOLD, /* asleep: AP reset hold (until INIT-SIPI) */
+	CVM_VCPU_PAUSED,     /* asleep: paused by corevm (cvm_vm_vcpu_pause) until resumed */
 	CVM_VCPU_EXITING,
 	CVM_VCPU_DONE,
 	CVM_VCPU_NSTATES,
 };
 
+/* The states in which the vCPU's thread runs idle work and then sleeps. */
+static inline bool cvm_vcpu_state_asleep(int s)
+{
+	return s >= CVM_VCPU_HALTED && s <= CVM_VCPU_PAUSED;
+}
+
 const char *cvm_vcpu_state_name(enum cvm_vcpu_state s);
 
 /* Requests posted to a vCPU's mailbox (bits). */
 #define CVM_REQ_STOP     (1u << 0) /* leave the loop: the VM is ending */
-#define CVM_REQ_WAKE     (1u << 1) /* leave BLOCKED and re-enter the guest */
 #define CVM_REQ_REAFFINE (1u << 2) /* re-apply the thread's CPU set (host placement changed) */
+#define CVM_REQ_PAUSE    (1u << 3) /* stop running guest code until RESUME (PAUSED) */
+#define CVM_REQ_RESUME   (1u << 4) /* leave PAUSED (cancels an earlier PAUSE not yet taken) */
 
 /*
  * A vCPU's mailbox: requesters set bits in `pending` and take a ticket; the
@@ -67,18 +84,35 @@ const char *cvm_vcpu_state_name(enum cvm_vcpu_state s);
  */
 struct cvm_mailbox {
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* waiters: requesters for answers, the vCPU in BLOCKED */
+	pthread_cond_t cond; /* waiters: requesters for answers, the vCPU in PAUSED */
 	atomic_uint pending;
 	uint64_t posted;   /* tickets handed out (under lock) */
 	uint64_t answered; /* highest ticket answered (under lock) */
 	int closed;
 };
 
-#define CVM_KVM_EXIT_REASONS   64  /* exits counted per reason below this; the rest as "other" */
-#define CVM_VCPU_REPORTS_KEPT  32  /* ucall reports kept per vCPU (all are counted) */
-#define CVM_MMIO_PAGES_TRACKED 64  /* distinct unhandled MMIO pages counted per VM */
-#define CVM_GUEST_PRINTS_MAX   256 /* guest PRINT ucalls printed on stderr per VM */
-#define CVM_VCPU_TIMER_SAMPLES 64  /* local APIC timer lateness samples kept per vCPU */
+#define CVM_KVM_EXIT_REASONS   64   /* exits counted per reason below this; the rest as "other" */
+#define CVM_VCPU_REPORTS_KEPT  32   /* ucall reports kept per vCPU (all are counted) */
+#define CVM_MMIO_PAGES_TRACKED 64   /* distinct unhandled MMIO pages counted per VM */
+#define CVM_GUEST_PRINTS_MAX   256  /* guest PRINT ucalls printed on stderr per VM */
+#define CVM_VCPU_TIMER_SAMPLES 64   /* local APIC timer lateness samples kept per vCPU */
+#define CVM_VCPU_LAT_SAMPLES   1024 /* urgent kick-to-run samples kept per vCPU (reservoir) */
+
+/* Work-queue counters of one vCPU thread (workq.c, vcpu.c); thread-private, read after join. */
+struct cvm_vcpu_work_stats {
+	uint64_t idle_items, idle_chunks; /* idle items completed / chunks run on this thread */
+	uint64_t idle_overruns;           /* idle chunks that ran longer than their budget */
+	uint64_t urgent_items, urgent_chunks;
+	uint64_t asleep_ns;      /* in HALTED, WAIT_SIPI, RESET_HOLD, PAUSED (idle work included) */
+	uint64_t idle_ns;        /* running idle chunks */
+	uint64_t urgent_ns;      /* running urgent chunks */
+	uint64_t kvm_halt_looks; /* kernel, split: KVM_GET_MP_STATE looks for idle work */
+	uint64_t efd_signals;    /* writes to the vCPU's eventfd */
+	uint64_t lat_seen;       /* urgent items timed (all of them) */
+	unsigned int nlat;       /* samples in lat_ns (a uniform sample of lat_seen) */
+	uint32_t lat_ns[CVM_VCPU_LAT_SAMPLES]; /* kick-to-run, ns */
+	uint64_t rng;                          /* reservoir sampling */
+};
 
 struct cvm_ucall_report {
 	uint64_t stage;
@@ -103,7 +137,7 @@ struct cvm_vcpu_stats {
 	/* Irqchips that own the lifecycle (owns_lifecycle), copied at thread exit. */
 	struct cvm_counters lc;  /* the pure core's per-vCPU counters */
 	uint64_t ipis_received;  /* IPI messages that reached this vCPU (any outcome) */
-	uint64_t sleeps;         /* times the thread slept in the BLOCKED state */
+	uint64_t sleeps;         /* times the thread slept in an asleep state (irqchip block) */
 	uint64_t apic_mmio;      /* xAPIC page accesses handled */
 	uint64_t apic_msr;       /* x2APIC, APIC_BASE and TSC_DEADLINE MSR accesses handled */
 	uint64_t msr_gp;         /* MSR accesses answered with #GP */
@@ -131,7 +165,12 @@ struct cvm_vcpu_stats {
 	int mp_state;                 /* KVM_GET_MP_STATE when the thread ended; -1 unknown */
 	uint64_t kvm[CVM_KVM_NSTATS]; /* KVM's own counters when the thread ended */
 	uint32_t kvm_found;           /* bit i: kvm[i] was read */
+	struct cvm_vcpu_work_stats work;
 };
+
+/* struct cvm_vcpu.work_req: asks the vCPU's thread to look at the work queue (kernel, split). */
+#define CVM_WREQ_IDLE_LOOK 1u /* KVM may hold this vCPU halted: look, run idle work */
+#define CVM_WREQ_SIGNAL    2u /* the sampler saw it leave a halt: write its eventfd */
 
 struct cvm_vcpu {
 	struct cvm_vm *vm;
@@ -143,9 +182,25 @@ struct cvm_vcpu {
 	int thread_started;
 	atomic_int state; /* enum cvm_vcpu_state; written by the vCPU thread only */
 	struct cvm_mailbox mbox;
-	void *irqchip_data; /* per-vCPU state of the irqchip mode */
-	atomic_int tid;     /* the vCPU thread's kernel id, set by the thread (0 before) */
-	bool reeval;        /* vCPU thread only: kicked or woken, the irqchip must look again */
+	void *irqchip_data;  /* per-vCPU state of the irqchip mode */
+	atomic_int tid;      /* the vCPU thread's kernel id, set by the thread (0 before) */
+	bool reeval;         /* vCPU thread only: kicked or woken, the irqchip must look again */
+	uint8_t sleep_state; /* vCPU thread only: the asleep state a BLOCK means (irqchip sets it) */
+	bool kvm_woke;       /* vCPU thread only (kernel, split idle work): KVM says runnable */
+	bool kvm_exit_pending;    /* vCPU thread only: a look's KVM_RUN returned an exit */
+	uint64_t kvm_look_chunks; /* vCPU thread only: idle chunks run at the last look */
+	atomic_uint work_req;     /* CVM_WREQ_*: set by any thread, taken by the vCPU's thread */
+	_Atomic uint64_t kicks;   /* kicks sent to this thread, counted before the signal */
+	_Atomic uint64_t entries; /* KVM_RUN calls that may run the guest (seq_cst, before each) */
+	_Atomic uint64_t run_eintr; /* KVM_RUN returned EINTR: a kick ended it (counted at once,
+	                               for the halt sampler) */
+	_Atomic uint64_t wakeups; /* the thread left HALTED, WAIT_SIPI or RESET_HOLD for RUNNING */
+	struct cvm_vcpu_wq *wq;   /* this vCPU's work lists (workq.c); NULL in hand-made VMs */
+	int efd;                  /* the poll()-able eventfd once efd_on (cvm_vm_vcpu_eventfd) */
+	atomic_bool efd_on;       /* set once (release, after efd), under the work queue's lock */
+	int stats_fd;             /* kernel, split: KVM's statistics (blocking) when stats_on */
+	bool stats_on;
+	uint64_t stats_off; /* file offset of KVM's `blocking` counter in stats_fd */
 	uint64_t ghcb_msr;  /* vCPU thread only: the GHCB MSR (0xC0010130) as the guest reads it */
 	/* Register writes refused after launch: the vCPU's thread counts, stats read after join. */
 	atomic_uint_least64_t reg_refused;
@@ -185,6 +240,14 @@ struct cvm_console {
 	size_t rx_len;
 	atomic_int rx_ready; /* the guest drained the UART: offer rx[] again */
 	uint64_t rx_bytes;
+};
+
+/* --mwait: what was asked, what KVM offers, what the guest gets (vm.c). */
+struct cvm_mwait {
+	enum cvm_mwait_policy asked;
+	int disable_exits;    /* KVM_CAP_X86_DISABLE_EXITS: the exits KVM can leave to the guest */
+	bool cpuid_mwait;     /* KVM's supported CPUID has MONITOR/MWAIT (CPUID.1:ECX[3]) */
+	const char *in_force; /* "native", "nop" (offered, KVM's NOP), "not-offered" */
 };
 
 struct cvm_vm {
@@ -228,6 +291,10 @@ struct cvm_vm {
 	struct cvm_ratelimit reg_log;     /* "corevm bug" lines of refused register writes */
 	struct cvm_ratelimit ghcb_log;    /* lines about unsupported GHCB MSR requests */
 	atomic_int housekeeping_reaffine; /* the main thread must re-apply its CPU set */
+	struct cvm_workq *wq;             /* idle, urgent and background work (workq.c) */
+	pthread_t run_thread;             /* cvm_vm_start() */
+	void *run_ctx;
+	struct cvm_mwait mwait;  /* --mwait: asked for, offered by KVM, in force */
 	struct cvm_probe *probe; /* time stamps for `corevm calibrate` (calibrate.c), else NULL */
 
 	/* seccomp (docs/seccomp.md): each thread installs its class's filter. */
@@ -253,6 +320,8 @@ struct cvm_vm {
 void cvm_vm_gate_wait(struct cvm_vm *vm);
 
 /* ---- vcpu.c ---- */
+/* On a vCPU thread, its vCPU; NULL on every other thread. */
+extern _Thread_local struct cvm_vcpu *cvm_self_vcpu;
 int cvm_vcpu_start(struct cvm_vcpu *vcpu);
 /* Posts `req` and kicks the thread; returns the ticket to wait for. */
 uint64_t cvm_vcpu_post(struct cvm_vcpu *vcpu, unsigned int req);
@@ -260,6 +329,11 @@ uint64_t cvm_vcpu_post(struct cvm_vcpu *vcpu, unsigned int req);
 int cvm_vcpu_wait_answer(struct cvm_vcpu *vcpu, uint64_t ticket, const struct timespec *deadline);
 /* Kicks the vCPU out of KVM_RUN: immediate_exit, a fence, then the kick signal. Any thread. */
 void cvm_vcpu_kick(struct cvm_vcpu *vcpu);
+/*
+ * Writes 1 to the vCPU's eventfd if it has one (cvm_vm_vcpu_eventfd): the
+ * vCPU became runnable (vm.h gives the rules each irqchip follows).
+ */
+void cvm_vcpu_signal_runnable(struct cvm_vcpu *vcpu);
 /* The kick signal (per-thread host timers send it too). */
 int cvm_vcpu_kick_signal(void);
 /* Once per process, before any vCPU thread starts: kick-signal handler and masks. */

@@ -1116,6 +1116,7 @@ static int case_seccomp_violation(void)
 	} threads[] = {
 	        {"COREVM_TEST_FORBIDDEN_SYSCALL=vcpu:1", "vcpu 1", false},
 	        {"COREVM_TEST_FORBIDDEN_SYSCALL=main", "the main thread", false},
+	        {"COREVM_TEST_FORBIDDEN_SYSCALL=worker", "the work worker thread", false},
 	        {"COREVM_TEST_FORBIDDEN_SYSCALL=uevent", "the uevent listener thread", true},
 	        {"COREVM_TEST_FORBIDDEN_SYSCALL=probe", "the probe worker thread", true},
 	};

@@ -702,7 +702,7 @@ static void test_init_to_asleep_ap_needs_no_wake(void **state)
 	sw_enable_all(f);
 	apic_write(f, 1, CVM_APIC_LDR, 0x02000000);
 	assert_int_equal(pre_entry(f, 1), CVM_VACT_BLOCK); /* UNINITIALIZED, asleep */
-	atomic_store(&f->vcpu[1].state, CVM_VCPU_BLOCKED);
+	atomic_store(&f->vcpu[1].state, CVM_VCPU_WAIT_SIPI);
 	send_ipi(f, 0, 1, 0x4500); /* INIT */
 	/* Not woken: the sender reset its local APIC (software-disabled, LDR 0) and routing. */
 	assert_int_equal(atomic_load(&u1->events), 0);
@@ -750,7 +750,7 @@ static void *race_receiver(void *arg)
 		simple_exit(f, 1, KVM_EXIT_HLT);
 		set_state(v, CVM_VCPU_RUNNING);
 		while ((a = pre_entry(f, 1)) == CVM_VACT_BLOCK) {
-			set_state(v, CVM_VCPU_BLOCKED);
+			set_state(v, CVM_VCPU_HALTED);
 			f->vm.irqchip->block(v);
 			set_state(v, CVM_VCPU_RUNNING);
 			v->reeval = true;

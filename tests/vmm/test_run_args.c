@@ -111,6 +111,23 @@ static void test_irqchip_modes(void **state)
 	assert_int_equal(a.irqchip, CVM_IRQCHIP_KERNEL); /* the last one wins */
 }
 
+static void test_mwait_policies(void **state)
+{
+	struct cvm_run_args a;
+	char err[160];
+
+	assert_int_equal(PARSE(&a, err, "img"), 0);
+	assert_int_equal(a.mwait, CVM_VM_MWAIT_DEFAULT);
+	assert_int_equal(PARSE(&a, err, "--mwait", "native", "img"), 0);
+	assert_int_equal(a.mwait, CVM_VM_MWAIT_NATIVE);
+	assert_int_equal(PARSE(&a, err, "--mwait=nop", "img"), 0);
+	assert_int_equal(a.mwait, CVM_VM_MWAIT_NOP);
+	assert_int_equal(PARSE(&a, err, "--mwait", "yield", "img"), 0);
+	assert_int_equal(a.mwait, CVM_VM_MWAIT_YIELD);
+	assert_int_equal(PARSE(&a, err, "--mwait", "exit", "img"), 0);
+	assert_int_equal(a.mwait, CVM_VM_MWAIT_EXIT);
+}
+
 static void test_help(void **state)
 {
 	struct cvm_run_args a;
@@ -155,6 +172,8 @@ static void test_refusals(void **state)
 	REFUSED("--irqchip USER", "--irqchip", "USER", "img");
 	REFUSED("--irqchip ", "--irqchip", "", "img");
 	REFUSED("--boot linux", "--boot", "linux", "img");
+	REFUSED("--mwait poll: unknown policy", "--mwait", "poll", "img");
+	REFUSED("--mwait : unknown policy", "--mwait", "", "img");
 	REFUSED("--timeout 10", "--timeout", "10", "img");
 	REFUSED("--timeout 5 minutes", "--timeout", "5 minutes", "img");
 	REFUSED("--timeout 0s", "--timeout", "0s", "img");
@@ -174,9 +193,10 @@ static void test_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_protected_state),
-	        cmocka_unit_test(test_every_option), cmocka_unit_test(test_irqchip_modes),
-	        cmocka_unit_test(test_help),         cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_protected_state),
+	        cmocka_unit_test(test_every_option),   cmocka_unit_test(test_irqchip_modes),
+	        cmocka_unit_test(test_help),           cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_mwait_policies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
