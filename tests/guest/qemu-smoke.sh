@@ -202,6 +202,9 @@ ipi_self-4 | ipi_self-x2apic-4 | ipi_fixed-4 | ipi_fixed-x2apic-8 | ipi_shorthan
 	n=${case_name##*-} guest=${case_name%%-*} args=""
 	[[ $case_name == *-x2apic-* ]] && args="apic=x2apic"
 	[[ $case_name == *-broadcast-* ]] && args="dest=all"
+	# KVM's own local APICs (QEMU's only choice on this KVM) now and then lose an
+	# AP in init_sipi's burst; the guest restarts it and counts it (guest/init_sipi.c).
+	[[ $guest == init_sipi ]] && args="$args recover"
 	run "$guest.elf" "$n" -append "$args"
 	expect_status 1
 	expect_line "^$guest: PASS: "
