@@ -16,6 +16,16 @@
 #include "fuzz/fuzz.h"
 #include "sim/scenario.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/common_interface_defs.h>
+#define FZ_SANITIZER_REPORT_FD(fd) __sanitizer_set_report_fd((void *)(intptr_t)(fd))
+#endif
+#endif
+#ifndef FZ_SANITIZER_REPORT_FD
+#define FZ_SANITIZER_REPORT_FD(fd) ((void)(fd))
+#endif
+
 #define NAME "fuzz.json"
 
 static int err_fd = -1, saved_stderr = -1;
@@ -27,6 +37,8 @@ static void setup(void)
 	err_fd = memfd_create("fuzz-scenario-stderr", MFD_CLOEXEC);
 	saved_stderr = dup(2);
 	FZ_CHECK(err_fd >= 0 && saved_stderr >= 0, "memfd_create/dup failed");
+	/* A sanitizer report while stderr is captured must still reach the real one. */
+	FZ_SANITIZER_REPORT_FD(saved_stderr);
 }
 
 /* Runs the parser with stderr captured; returns its result, the lines it wrote in *lines. */
