@@ -13,6 +13,17 @@
 #include "vmm/irqchip.h"
 #include "vmm/vm_internal.h"
 
+/* A fake's answer to KVM_GET_DEBUGREGS: the debug registers as after RESET. */
+static inline int cvm_fake_debugregs_reset(void *arg)
+{
+	struct kvm_debugregs *d = arg;
+
+	memset(d, 0, sizeof(*d));
+	d->dr6 = 0xffff0ff0;
+	d->dr7 = 0x400;
+	return 0;
+}
+
 /*
  * `vm` zeroed by the caller, `vcpu` an array of `ncpus` zeroed vCPUs: sets the
  * VM up (no console, no wake fd, protected state as given) and creates the

@@ -89,10 +89,7 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 		((struct kvm_sregs *)arg)->cr0 = fake.cr0;
 		return 0;
 	case KVM_GET_DEBUGREGS: /* as after RESET */
-		memset(arg, 0, sizeof(struct kvm_debugregs));
-		((struct kvm_debugregs *)arg)->dr6 = 0xffff0ff0;
-		((struct kvm_debugregs *)arg)->dr7 = 0x400;
-		return 0;
+		return cvm_fake_debugregs_reset(arg);
 	case KVM_GET_VCPU_EVENTS:
 		memset(arg, 0, sizeof(struct kvm_vcpu_events));
 		((struct kvm_vcpu_events *)arg)->nmi.pending = fake.nmi_pending;
